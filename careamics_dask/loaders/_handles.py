@@ -1,0 +1,101 @@
+"""A per-process cache of opened files and stores, so tasks carry paths, not handles.
+
+Readers sent to Dask workers hold only a description of their source (a path, an
+array name). The first read in a process opens the source through
+:func:`cached_open` and later reads reuse it, like xarray's ``CachingFileManager``.
+The cache is bounded; evicted objects with a ``close`` method are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
+
+__all__ = ["cached_open", "clear_handle_cache", "handle_cache_size"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_MAX_OPEN = 64
+_cache: OrderedDict[Hashable, Any] = OrderedDict()
+_lock = threading.RLock()
+
+
+def cached_open(key: Hashable, opener: Callable[[], T]) -> T:
+    """Return the cached object for ``key``, opening it with ``opener`` if needed.
+
+    Parameters
+    ----------
+    key : Hashable
+        Identifies the source; include anything that makes an old handle stale
+        (such as the file's modification time).
+    opener : Callable[[], T]
+        Opens the source; called at most once per key while it stays cached.
+
+    Returns
+    -------
+    T
+        The opened object.
+
+    Examples
+    --------
+    >>> cached_open(("example", 1), lambda: [1, 2, 3])
+    [1, 2, 3]
+    >>> clear_handle_cache()
+    """
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]  # type: ignore[no-any-return]
+    opened = opener()
+    with _lock:
+        _cache[key] = opened
+        _cache.move_to_end(key)
+        while len(_cache) > _MAX_OPEN:
+            old_key, old = _cache.popitem(last=False)
+            logger.debug("closing cached handle %r", old_key)
+            _close(old)
+    return opened
+
+
+def _close(obj: object) -> None:
+    close = getattr(obj, "close", None)
+    if callable(close):
+        try:
+            close()
+        except OSError as exc:  # a handle to a vanished file cannot be closed twice
+            logger.debug("ignoring error while closing %r: %s", obj, exc)
+
+
+def clear_handle_cache() -> None:
+    """Close and forget every cached handle of this process.
+
+    Examples
+    --------
+    >>> clear_handle_cache()
+    >>> handle_cache_size()
+    0
+    """
+    with _lock:
+        items = list(_cache.values())
+        _cache.clear()
+    for obj in items:
+        _close(obj)
+
+
+def handle_cache_size() -> int:
+    """Return how many handles this process keeps open.
+
+    Returns
+    -------
+    int
+        Number of cached handles.
+    """
+    with _lock:
+        return len(_cache)
