@@ -1,1 +1,45 @@
-"""Loaders: every source kind becomes labeled, lazy ``S C (Z) Y X`` image stacks."""
+"""Loaders: every source kind becomes labeled, lazy ``S C (Z) Y X`` image stacks.
+
+The flow is ``open_images(source, axes, data_type)`` → the registry picks a
+:class:`Loader` → the loader describes each array with a picklable region reader →
+:func:`build_image_stack` labels it. Third-party loaders register under the
+``careamics_dask.loaders`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from careamics_dask.loaders._base import Loader
+from careamics_dask.loaders._labels import build_image_stack, check_dtype
+from careamics_dask.loaders._lazy import RegionReader, as_dask_array
+from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
+from careamics_dask.loaders.open import open_image, open_images, resolve_loader
+from careamics_dask.loaders.pairs import open_pair, validate_stack_pair
+from careamics_dask.loaders.registry import (
+    get_loader,
+    guess_loader,
+    list_loaders,
+    refresh_loaders,
+)
+from careamics_dask.loaders.sources import expand_sources, list_files
+
+__all__ = [
+    "ImageStackLoading",
+    "Loader",
+    "Loading",
+    "ReadFuncLoading",
+    "RegionReader",
+    "as_dask_array",
+    "build_image_stack",
+    "check_dtype",
+    "expand_sources",
+    "get_loader",
+    "guess_loader",
+    "list_files",
+    "list_loaders",
+    "open_image",
+    "open_images",
+    "open_pair",
+    "refresh_loaders",
+    "resolve_loader",
+    "validate_stack_pair",
+]

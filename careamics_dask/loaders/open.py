@@ -48,17 +48,17 @@ def resolve_loader(data_type: str, loading: Loading = None) -> Loader:
     'ArrayLoader'
     """
     if data_type == "custom":
+        if not isinstance(loading, ReadFuncLoading | ImageStackLoading):
+            raise ValueError(
+                "Found `data_type='custom'`, a custom read function or a custom "
+                "image stack loader must be provided. Pass "
+                "loading=ReadFuncLoading(...) or loading=ImageStackLoading(...)."
+            )
         from careamics_dask.loaders.custom import ImageStackLoader, ReadFuncLoader
 
         if isinstance(loading, ReadFuncLoading):
             return ReadFuncLoader(loading)
-        if isinstance(loading, ImageStackLoading):
-            return ImageStackLoader(loading)
-        raise ValueError(
-            "Found `data_type='custom'`, a custom read function or a custom image "
-            "stack loader must be provided. Pass loading=ReadFuncLoading(...) or "
-            "loading=ImageStackLoading(...)."
-        )
+        return ImageStackLoader(loading)
     return get_loader(data_type)
 
 

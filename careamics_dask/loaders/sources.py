@@ -121,7 +121,9 @@ def list_files(path: str | Path, pattern: str) -> list[Path]:
             "the disk or share holding it is mounted.",
             source=str(path),
         )
-    if path.is_dir() and not (pattern == "*.zarr" and is_zarr_store(path)):
+    if pattern == "*.zarr" and is_zarr_store(path):
+        return [path]
+    if path.is_dir():
         if pattern == "*.zarr":
             found = _find_stores(path)
         else:

@@ -80,7 +80,9 @@ def test_bad_axes(shape: tuple[int, ...], axes: str, match: str) -> None:
 
 @pytest.mark.parametrize("dtype", ["complex64", "object", "U4", "datetime64[s]"])
 def test_unsupported_dtype(dtype: str) -> None:
-    with pytest.raises(UnsupportedDtypeError, match=re.escape(f"got {np.dtype(dtype)}")):
+    with pytest.raises(
+        UnsupportedDtypeError, match=re.escape(f"got {np.dtype(dtype)}")
+    ):
         open_image(np.zeros((4, 4), dtype=dtype), "YX")
 
 
