@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from careamics_dask.config import (
+    DataConfig,
+    Mode,
+    SupportedData,
+    create_data_configuration,
+    load_config,
+    save_config,
+)
 from careamics_dask.errors import (
     AxesError,
     CareamicsDaskError,
@@ -38,18 +46,24 @@ __all__ = [
     "AxesError",
     "CareamicsDaskError",
     "CareamicsDaskWarning",
+    "DataConfig",
     "DataPairError",
     "ImageStackLoading",
     "Loading",
     "MissingDependencyError",
+    "Mode",
     "ReadFuncLoading",
     "SourceNotFoundError",
     "SourceReadError",
+    "SupportedData",
     "UnsupportedDtypeError",
     "UnsupportedSourceError",
     "__version__",
+    "create_data_configuration",
+    "load_config",
     "open_image",
     "open_images",
     "open_pair",
+    "save_config",
     "set_log_level",
 ]

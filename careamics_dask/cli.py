@@ -101,7 +101,7 @@ def inspect(
     try:
         stacks = open_images(source if len(source) > 1 else source[0], axes, data_type)
     except (CareamicsDaskError, OSError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     summaries = [StackSummary.from_stack(s) for s in stacks]
     if as_json:
@@ -157,11 +157,11 @@ def demo(
             chunks=(chunk, chunk),
         )
     except (FileExistsError, ValueError) as exc:
-        Console().print(f"[bold red]error:[/] {exc}")
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     axes = "SC" + ("ZYX" if depth else "YX")
     hint = {"tiff": "C" + axes[2:], "ome-zarr": ""}.get(kind, axes)
-    Console().print(
+    typer.echo(
         f"wrote {kind} demo data to {out}; try: careamics-dask inspect {out}"
         + (f" --axes {hint}" if hint else "")
     )

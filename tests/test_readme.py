@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,9 @@ def test_test_command_is_what_ci_runs() -> None:
 
 
 def test_cli_entry_point_help() -> None:
+    script = Path(sys.executable).parent / "careamics-dask"
     result = subprocess.run(
-        ["careamics-dask", "--help"], capture_output=True, text=True, check=False
+        [str(script), "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
     for command in re.findall(r"careamics-dask (\w+)", TEXT):

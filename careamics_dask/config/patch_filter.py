@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from careamics_dask.config._model import ConfigModel
 
 __all__ = [
     "MaskPatchFilterConfig",
@@ -46,10 +48,10 @@ def default_filter_coverage(is_3d: bool) -> float:
     (0.25, 0.125)
     """
     ndims = 3 if is_3d else 2
-    return 1 / 2**ndims
+    return 0.5**ndims
 
 
-class _PatchFilterBase(BaseModel):
+class _PatchFilterBase(ConfigModel):
     """Fields every filter shares."""
 
     model_config = ConfigDict(

@@ -16,12 +16,13 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
 )
+
+from careamics_dask.config._model import ConfigModel
 
 __all__ = [
     "FixedRandomPatchingConfig",
@@ -56,7 +57,7 @@ PatchSize = Annotated[
 """Two or three patch sizes (``(Z,) Y, X``), equal in Y and X."""
 
 
-class _PatchedConfig(BaseModel):
+class _PatchedConfig(ConfigModel):
     """Base of the strategies that cut patches of a fixed size."""
 
     model_config = _MODEL_CONFIG
@@ -194,7 +195,7 @@ class SequentialPatchingConfig(_OverlappingPatchedConfig):
     name: Literal["sequential"] = "sequential"
 
 
-class WholePatchingConfig(BaseModel):
+class WholePatchingConfig(ConfigModel):
     """Whole images as single patches, for prediction.
 
     Examples

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import abc
+import itertools
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["Loader"]
+
+_PROBE_LIMIT = 1000
+"""How many folder entries a guess looks at before giving up (keeps guesses cheap)."""
+
+
+def _folder_holds(folder: Path, extensions: tuple[str, ...]) -> bool:
+    """Tell whether a folder (or its direct subfolders) holds a matching file.
+
+    Zarr stores inside the folder are not entered: they may hold millions of chunks.
+    """
+    if not folder.is_dir() or folder.suffix.lower() == ".zarr":
+        return False
+    entries = itertools.islice(folder.iterdir(), _PROBE_LIMIT)
+    subfolders = []
+    for entry in entries:
+        if entry.name.lower().endswith(extensions):
+            return True
+        if entry.is_dir() and entry.suffix.lower() != ".zarr":
+            subfolders.append(entry)
+    for sub in subfolders[:16]:
+        for entry in itertools.islice(sub.iterdir(), _PROBE_LIMIT):
+            if entry.name.lower().endswith(extensions):
+                return True
+    return False
 
 
 class Loader(abc.ABC):
@@ -45,8 +71,12 @@ class Loader(abc.ABC):
         bool
             True when the source looks like this loader's kind.
         """
+        if not cls.extensions or not isinstance(source, str | Path):
+            return False
         text = str(source).lower().rstrip("/")
-        return bool(cls.extensions) and text.endswith(cls.extensions)
+        if text.endswith(cls.extensions):
+            return True
+        return _folder_holds(Path(source), cls.extensions)
 
     @abc.abstractmethod
     def open(

@@ -216,9 +216,9 @@ def expand_sources(
     pattern = extension_filter or EXTENSION_PATTERNS[data_type]
     expanded: list[Any] = []
     for item in items:
-        if (data_type == "custom" and not isinstance(item, str | Path)) or (
-            data_type == "zarr" and is_uri(item)
-        ):
+        # custom read functions and zarr objects take non-path items as they are
+        as_is = data_type in ("custom", "zarr") and not isinstance(item, str | Path)
+        if as_is or (data_type == "zarr" and is_uri(item)):
             expanded.append(item)
         elif isinstance(item, str | Path):
             path, scene = _split_scene(item) if data_type == "czi" else (Path(item), "")
