@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from careamics_dask.errors import AxesError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import dask.array as da
+    import numpy.typing as npt
 
 __all__ = [
     "REFERENCE_ORDER",
@@ -37,6 +40,7 @@ REFERENCE_ORDER = "STCZYX"
 """The order axes are moved into before S and T merge (the reference's order)."""
 
 ArrayT = TypeVar("ArrayT")
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 
 def check_axes_validity(axes: str) -> None:
@@ -296,7 +300,11 @@ def _reshape(array: ArrayT, shape: tuple[int, ...]) -> ArrayT:
     return np.reshape(array, shape)  # type: ignore[call-overload, no-any-return]
 
 
-def to_canonical(array: ArrayT, axes: str) -> ArrayT:
+@overload
+def to_canonical(array: npt.NDArray[ScalarT], axes: str) -> npt.NDArray[ScalarT]: ...
+@overload
+def to_canonical(array: da.Array, axes: str) -> da.Array: ...
+def to_canonical(array: Any, axes: str) -> Any:
     """Reorder a NumPy or Dask array to ``S C (Z) Y X`` without computing it.
 
     Parameters
@@ -326,18 +334,32 @@ def to_canonical(array: ArrayT, axes: str) -> ArrayT:
     >>> bool((out[1 * 2 + 0, 0] == data[0, 1]).all())  # s * T + t
     True
     """
-    layout = AxesLayout.from_source(axes, array.shape)  # type: ignore[attr-defined]
+    layout = AxesLayout.from_source(axes, array.shape)
     order = [layout.axes.index(a) for a in layout.ordered_axes]
-    moved = np.transpose(array, order)  # type: ignore[call-overload]
-    return _reshape(moved, layout.canonical_shape)  # type: ignore[no-any-return]
+    moved = np.transpose(array, order)
+    return _reshape(moved, layout.canonical_shape)
 
 
+@overload
 def from_canonical(
-    array: ArrayT,
+    array: npt.NDArray[ScalarT],
     original_axes: str,
     original_shape: Sequence[int],
     target_axes: str | None = None,
-) -> ArrayT:
+) -> npt.NDArray[ScalarT]: ...
+@overload
+def from_canonical(
+    array: da.Array,
+    original_axes: str,
+    original_shape: Sequence[int],
+    target_axes: str | None = None,
+) -> da.Array: ...
+def from_canonical(
+    array: Any,
+    original_axes: str,
+    original_shape: Sequence[int],
+    target_axes: str | None = None,
+) -> Any:
     """Undo :func:`to_canonical`: back to the original (or target) axes.
 
     The channel count may differ from the original (a model may predict another
@@ -377,7 +399,7 @@ def from_canonical(
     """
     layout = AxesLayout.from_source(original_axes, original_shape)
     out_axes = validate_axes(target_axes or original_axes)
-    shape = tuple(array.shape)  # type: ignore[attr-defined]
+    shape = tuple(array.shape)
     expected = layout.canonical_shape
     if (
         len(shape) != len(expected)
@@ -400,7 +422,7 @@ def from_canonical(
                 f"Cannot write {shape[1]} channels to axes {out_axes!r} without 'C'. "
                 "Add 'C' to the target axes."
             )
-        unmerged = unmerged[(slice(None),) * len(sample_axes) + (0,)]  # type: ignore[index]
+        unmerged = unmerged[(slice(None),) * len(sample_axes) + (0,)]
         current = current.replace("C", "")
     missing = set(out_axes) ^ set(current)
     if missing:
@@ -410,4 +432,4 @@ def from_canonical(
             f"{sorted(missing)}."
         )
     order = [current.index(a) for a in out_axes]
-    return np.transpose(unmerged, order)  # type: ignore[call-overload, no-any-return]
+    return np.transpose(unmerged, order)

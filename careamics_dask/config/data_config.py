@@ -76,8 +76,8 @@ from careamics_dask.config.defaults import (
 )
 
 # Types of fields stay runtime imports: pydantic resolves them when building models.
-from careamics_dask.config.normalization import NormalizationConfig  # noqa: TC001
-from careamics_dask.config.patch_filter import (  # noqa: TC001
+from careamics_dask.config.normalization import NormalizationConfig
+from careamics_dask.config.patch_filter import (
     MaskPatchFilterConfig,
     PatchFilterConfig,
 )

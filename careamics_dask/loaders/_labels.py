@@ -9,8 +9,10 @@ the attributes the rest of the pipeline relies on (``source``, ``array``,
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -22,9 +24,34 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-__all__ = ["build_image_stack", "check_dtype"]
+__all__ = ["build_image_stack", "check_dtype", "describe_source"]
 
 _ACCEPTED_KINDS = "biuf"
+
+
+def describe_source(item: Any) -> str:
+    """Name a source item for labels and messages.
+
+    Parameters
+    ----------
+    item : Any
+        A path, an array or any other source object.
+
+    Returns
+    -------
+    str
+        The path, ``"array"`` for arrays, or the object's type name.
+
+    Examples
+    --------
+    >>> describe_source("a/b.tif"), describe_source(3)
+    ('a/b.tif', 'int')
+    """
+    if isinstance(item, str | os.PathLike):
+        return os.fspath(item)
+    if isinstance(item, np.ndarray | da.Array):
+        return "array"
+    return type(item).__name__
 
 
 def check_dtype(dtype: npt.DTypeLike, *, source: str) -> np.dtype[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
@@ -30,6 +31,7 @@ from careamics_dask.loaders._lazy import RegionReader, as_dask_array
 
 if TYPE_CHECKING:
     import types
+    from collections.abc import Iterator
 
     import numpy.typing as npt
     import xarray as xr
@@ -42,6 +44,7 @@ _PIXEL_DTYPES = {"Gray8": "uint8", "Gray16": "uint16", "Gray32Float": "float32"}
 _DTYPE_PIXELS = {v: k for k, v in _PIXEL_DTYPES.items()}
 _NOT_SAMPLES = frozenset("CXY")
 _SCENE_SUFFIX = re.compile(r"^(?P<path>.+)@(?P<scene>\d+)$")
+_NO_LOCK = contextlib.nullcontext()
 
 
 class CziDepthAxisError(AxesError, RuntimeError):
@@ -151,6 +154,27 @@ class CziLayout:
         }
 
 
+@contextlib.contextmanager
+def _open_reader(module: types.ModuleType, path: Path) -> Iterator[Any]:
+    """Open a CZI file for metadata (what ``pylibCZIrw.czi.open_czi`` does)."""
+    try:
+        reader = module.CziReader(str(path))
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise UnsupportedSourceError(
+            f"Cannot open {str(path)!r} as a CZI file: {type(exc).__name__}: "
+            f"{exc}. Check that it is a complete CZI file.",
+            source=str(path),
+        ) from exc
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def _whole(layout: CziLayout) -> tuple[slice, ...]:
+    return tuple(slice(0, n) for n in layout.shape)
+
+
 class _OpenCzi:
     """A cached CZI reader with the lock that serializes its reads."""
 
@@ -163,7 +187,10 @@ class _OpenCzi:
 
 
 def _read_planes(
-    czi: Any, layout: CziLayout, region: tuple[slice, ...], lock: threading.Lock
+    czi: Any,
+    layout: CziLayout,
+    region: tuple[slice, ...],
+    lock: contextlib.AbstractContextManager[Any],
 ) -> npt.NDArray[Any]:
     """Read a region plane by plane with an open pylibCZIrw reader."""
     shape = tuple(s.stop - s.start for s in region)
@@ -382,7 +409,12 @@ def _layouts(
         )
         for number, rect in rects.items()
     ]
-    return layouts, ElementTree.fromstring(czi.raw_metadata)
+    try:
+        root = ElementTree.fromstring(czi.raw_metadata)
+    except ElementTree.ParseError as exc:
+        logger.warning("ignoring unreadable metadata of %s: %s", source, exc)
+        root = ElementTree.Element("ImageDocument")
+    return layouts, root
 
 
 class CziLoader(Loader):
@@ -480,31 +512,14 @@ class CziLoader(Loader):
                 "the disk holding it is mounted.",
                 source=str(source),
             )
-        module = _import_pylibczirw()
-        try:
-            czi_context = module.open_czi(str(path))
-            czi = czi_context.__enter__()
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise UnsupportedSourceError(
-                f"Cannot open {str(path)!r} as a CZI file: {type(exc).__name__}: "
-                f"{exc}. Check that it is a complete CZI file.",
-                source=str(source),
-            ) from exc
-        try:
+        with _open_reader(_import_pylibczirw(), path) as czi:
             layouts, root = _layouts(czi, path, scene, axes)
             loaded = [
-                _read_planes(
-                    czi,
-                    layout,
-                    tuple(slice(0, n) for n in layout.shape),
-                    threading.Lock(),
-                )
+                _read_planes(czi, layout, _whole(layout), _NO_LOCK)
                 if in_memory
                 else None
                 for layout in layouts
             ]
-        finally:
-            czi_context.__exit__(None, None, None)
         depth = layouts[0].depth
         channel_names = _channel_names(root, layouts[0].channels[1])
         pixel_sizes = _pixel_sizes(root, None if depth is None else depth[0])

@@ -54,10 +54,12 @@ def resolve_loader(data_type: str, loading: Loading = None) -> Loader:
                 "image stack loader must be provided. Pass "
                 "loading=ReadFuncLoading(...) or loading=ImageStackLoading(...)."
             )
-        from careamics_dask.loaders.custom import ImageStackLoader, ReadFuncLoader
-
         if isinstance(loading, ReadFuncLoading):
+            from careamics_dask.loaders.custom import ReadFuncLoader
+
             return ReadFuncLoader(loading)
+        from careamics_dask.loaders.image_stack import ImageStackLoader
+
         return ImageStackLoader(loading)
     return get_loader(data_type)
 

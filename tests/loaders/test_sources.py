@@ -148,5 +148,7 @@ def test_stack_pair_shapes() -> None:
 def test_open_pair_kinds_and_channels() -> None:
     with pytest.raises(DataPairError, match="same kind"):
         open_pair(np.zeros((8, 8)), [np.zeros((8, 8))], "YX")
-    _x, y = open_pair([np.zeros((8, 8))], [np.zeros((2, 8, 8))], "YX", target_axes="CYX")
+    _x, y = open_pair(
+        [np.zeros((8, 8))], [np.zeros((2, 8, 8))], "YX", target_axes="CYX"
+    )
     assert y[0].sizes["C"] == 2
