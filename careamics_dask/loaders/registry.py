@@ -17,6 +17,8 @@ import logging
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from careamics_dask.errors import MissingDependencyError
+
 if TYPE_CHECKING:
     from careamics_dask.loaders._base import Loader
 
@@ -41,6 +43,9 @@ BUILTIN_LOADERS: dict[str, str] = {
     "bioimage": "careamics_dask.loaders.bioimage:BioImageLoader",
 }
 """Built-in loaders by data type, as ``module:Class`` import paths."""
+
+_EXTRAS = {"czi": "czi", "bioimage": "bioio", "zarr": "", "tiff": ""}
+"""The careamics-dask extra that provides each optional loader's dependencies."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -115,7 +120,20 @@ def get_loader(name: str) -> Loader:
             f"data type, or install the plugin that provides {name!r}."
         )
     module_name, _, class_name = loaders[name].partition(":")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        extra = _EXTRAS.get(name)
+        fix = (
+            f"pip install 'careamics-dask[{extra}]'"
+            if extra
+            else "reinstall careamics-dask so its dependencies (zarr >= 3, ...) match"
+        )
+        raise MissingDependencyError(
+            f"The {name!r} loader cannot be imported ({module_name}): {exc}. "
+            f"Expected its dependencies to be installed; fix: {fix}.",
+            extra=extra or "",
+        ) from exc
     loader_class: type[Loader] = getattr(module, class_name)
     return loader_class()
 

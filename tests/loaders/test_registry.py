@@ -94,3 +94,21 @@ def test_custom_without_loading() -> None:
         match="a custom read function or a custom image stack loader must be provided",
     ):
         resolve_loader("custom")
+
+
+def test_loader_with_missing_dependency(monkeypatch: pytest.MonkeyPatch) -> None:
+    from careamics_dask.errors import MissingDependencyError
+    from careamics_dask.loaders import registry
+
+    monkeypatch.setitem(
+        registry.BUILTIN_LOADERS, "bioimage", "not_installed_mod:Loader"
+    )
+    refresh_loaders()
+    try:
+        with pytest.raises(
+            MissingDependencyError, match=r"pip install 'careamics-dask\[bioio\]'"
+        ):
+            get_loader("bioimage")
+    finally:
+        monkeypatch.undo()
+        refresh_loaders()
