@@ -10,6 +10,7 @@ the attributes the rest of the pipeline relies on (``source``, ``array``,
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
@@ -18,13 +19,72 @@ import xarray as xr
 
 from careamics_dask.axes import AxesLayout, canonical_dims, to_canonical
 from careamics_dask.errors import AxesError, UnsupportedDtypeError
+from careamics_dask.loaders._lazy import RegionReader, reader_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     import numpy.typing as npt
 
-__all__ = ["build_image_stack", "check_dtype", "describe_source"]
+__all__ = [
+    "READER_ENCODING",
+    "ReaderBinding",
+    "build_image_stack",
+    "check_dtype",
+    "describe_source",
+    "reader_binding",
+]
+
+READER_ENCODING = "careamics_dask_reader"
+"""Key of the :class:`ReaderBinding` in an image stack's ``encoding``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReaderBinding:
+    """Ties an image stack to the region reader of its source.
+
+    Batch tasks read regions straight from the reader (one storage chunk once per
+    batch) instead of slicing the stack's Dask graph.
+
+    Attributes
+    ----------
+    reader : RegionReader
+        The picklable reader, in the source's own axes.
+    axes : str
+        The source's axes.
+    shape : tuple of int
+        The source's shape.
+    canonical_name : str
+        The Dask name of the labeled ``S C (Z) Y X`` array the binding is valid for.
+    """
+
+    reader: RegionReader
+    axes: str
+    shape: tuple[int, ...]
+    canonical_name: str
+
+
+def reader_binding(stack: xr.DataArray) -> ReaderBinding | None:
+    """Return the reader binding of an unchanged image stack, if it has one.
+
+    Parameters
+    ----------
+    stack : xarray.DataArray
+        An image stack made by a loader.
+
+    Returns
+    -------
+    ReaderBinding or None
+        None when the stack was not made from a region reader, or when its data
+        changed since (sliced, rechunked, computed).
+    """
+    binding = stack.encoding.get(READER_ENCODING)
+    if not isinstance(binding, ReaderBinding):
+        return None
+    if getattr(stack.data, "name", None) != binding.canonical_name:
+        return None
+    return binding
+
 
 _ACCEPTED_KINDS = "biuf"
 
@@ -171,10 +231,19 @@ def build_image_stack(
     if attrs:
         merged_attrs.update(attrs)
     name = f"{source}/{array}" if array else source
-    return xr.DataArray(
+    stack = xr.DataArray(
         canonical,
         dims=canonical_dims(layout.axes),
         coords={"C": coords},
         attrs=merged_attrs,
         name=name,
     )
+    reader = reader_of(data)
+    if isinstance(reader, RegionReader) and isinstance(canonical, da.Array):
+        stack.encoding[READER_ENCODING] = ReaderBinding(
+            reader=reader,
+            axes=layout.axes,
+            shape=layout.shape,
+            canonical_name=canonical.name,
+        )
+    return stack

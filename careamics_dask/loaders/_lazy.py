@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
@@ -22,20 +23,30 @@ from careamics_dask.errors import SourceReadError
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["RegionReader", "as_dask_array", "count_region_reads", "format_region"]
+__all__ = [
+    "RegionReader",
+    "as_dask_array",
+    "count_region_reads",
+    "format_region",
+    "reader_of",
+]
 
-_reads = threading.local()
+_counters: list[list[int]] = []
+_counters_lock = threading.Lock()
+
+_readers: weakref.WeakValueDictionary[str, RegionReader] = weakref.WeakValueDictionary()
+"""Readers by the name of the Dask array that wraps them (client side only)."""
 
 
 def _bump_reads() -> None:
-    counters = getattr(_reads, "counters", None)
-    if counters:
-        for counter in counters:
-            counter[0] += 1
+    if _counters:
+        with _counters_lock:
+            for counter in _counters:
+                counter[0] += 1
 
 
 class count_region_reads:
-    """Count region reads made in this thread (a laziness oracle for tests).
+    """Count region reads made in this process, any thread (a laziness oracle).
 
     Examples
     --------
@@ -54,15 +65,13 @@ class count_region_reads:
         return self._cell[0]
 
     def __enter__(self) -> count_region_reads:
-        counters = getattr(_reads, "counters", None)
-        if counters is None:
-            counters = []
-            _reads.counters = counters
-        counters.append(self._cell)
+        with _counters_lock:
+            _counters.append(self._cell)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _reads.counters.remove(self._cell)
+        with _counters_lock:
+            _counters.remove(self._cell)
 
 
 def format_region(region: tuple[slice, ...]) -> str:
@@ -243,4 +252,25 @@ def as_dask_array(reader: RegionReader, *, step: str = "open") -> da.Array:
         inline_array=True,
         meta=np.empty((0,) * reader.ndim, dtype=reader.dtype),
     )
+    _readers[name] = reader
     return array
+
+
+def reader_of(array: object) -> RegionReader | None:
+    """Return the region reader a Dask array was made from, if it was.
+
+    Parameters
+    ----------
+    array : object
+        Any array.
+
+    Returns
+    -------
+    RegionReader or None
+        The reader behind an array made by :func:`as_dask_array` (and not changed
+        since), else None.
+    """
+    name = getattr(array, "name", None)
+    if not isinstance(name, str) or not isinstance(array, da.Array):
+        return None
+    return _readers.get(name)

@@ -1,0 +1,1 @@
+"""The reference factory API: datasets and create_* functions built on Dask."""

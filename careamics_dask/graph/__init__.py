@@ -1,0 +1,1 @@
+"""The patch-graph builder: batch tasks, statistics, filters, normalization, augmentation."""

@@ -1,0 +1,345 @@
+"""Read zero-padded patches of image stacks inside tasks, each storage chunk once.
+
+A :class:`StackSource` is the small picklable description of one image stack that a
+batch task receives: the region reader of its source (when the stack came from a
+loader unchanged), or its NumPy or Dask data. :class:`PatchReader` serves the
+patches of one batch: it works out which storage chunks the batch touches, reads each
+of them once (several at a time), and cuts the patches out, zero-padding where a
+patch leaves its image as the reference's ``pad_patch`` does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+
+from careamics_dask.axes import AxesLayout, to_canonical
+from careamics_dask.loaders._labels import reader_binding
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+    import xarray as xr
+
+    from careamics_dask.loaders._labels import ReaderBinding
+    from careamics_dask.loaders._lazy import RegionReader
+
+__all__ = ["PatchReader", "StackSource", "pad_patch"]
+
+logger = logging.getLogger(__name__)
+
+ChunkKey = tuple[int, tuple[int, ...]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StackSource:
+    """What a task needs to read one image stack.
+
+    Attributes
+    ----------
+    source : str
+        The file, store or URL (for messages).
+    shape : tuple of int
+        The stack's canonical shape ``S C (Z) Y X``.
+    dtype : str
+        The pixels' dtype in the source.
+    binding : ReaderBinding or None
+        The source's region reader; regions are read through it when set.
+    data : Any
+        Otherwise the stack's NumPy or Dask array (``S C (Z) Y X``).
+    """
+
+    source: str
+    shape: tuple[int, ...]
+    dtype: str
+    binding: ReaderBinding | None = None
+    data: Any = None
+
+    @classmethod
+    def from_stack(cls, stack: xr.DataArray) -> StackSource:
+        """Describe an image stack for tasks.
+
+        Parameters
+        ----------
+        stack : xarray.DataArray
+            A canonical image stack.
+
+        Returns
+        -------
+        StackSource
+            The reader binding when the stack is a loader's unchanged output, else
+            its data.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from careamics_dask.loaders import open_image
+        >>> source = StackSource.from_stack(open_image(np.zeros((2, 8, 8)), "SYX"))
+        >>> source.shape, source.binding is None
+        ((2, 1, 8, 8), True)
+        """
+        binding = reader_binding(stack)
+        return cls(
+            source=str(stack.attrs.get("source", stack.name)),
+            shape=tuple(int(s) for s in stack.shape),
+            dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
+            binding=binding,
+            data=None if binding is not None else stack.data,
+        )
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """The ``(Z,) Y, X`` shape."""
+        return self.shape[2:]
+
+    @property
+    def n_channels(self) -> int:
+        """The number of channels."""
+        return self.shape[1]
+
+
+def pad_patch(
+    coords: Sequence[int],
+    patch_size: Sequence[int],
+    region: npt.NDArray[Any],
+) -> npt.NDArray[np.float32]:
+    """Place the in-image part of a patch into a zero patch (the reference's rule).
+
+    Parameters
+    ----------
+    coords : Sequence[int]
+        Patch start along ``(Z,) Y, X``; may be negative.
+    patch_size : Sequence[int]
+        Patch size.
+    region : numpy.ndarray
+        ``C (Z) Y X`` pixels of the patch clipped to the image.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``C (Z) Y X`` float32 patch, zero where it leaves the image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3)
+    >>> pad_patch((-1, 0), (2, 2), image[:, 0:1, 0:2])[0].tolist()
+    [[0.0, 0.0], [1.0, 2.0]]
+    """
+    out = np.zeros((region.shape[0], *patch_size), dtype=np.float32)
+    offset = [max(0, -c) for c in coords]
+    spatial = [slice(o, o + s) for o, s in zip(offset, region.shape[1:], strict=True)]
+    target = (slice(None), *spatial)
+    out[target] = region
+    return out
+
+
+def _clip(
+    coords: Sequence[int], patch_size: Sequence[int], spatial: Sequence[int]
+) -> tuple[tuple[int, int], ...]:
+    return tuple(
+        (min(max(c, 0), s), min(max(c + p, 0), s))
+        for c, p, s in zip(coords, patch_size, spatial, strict=True)
+    )
+
+
+class PatchReader:
+    """Reads the patches of one batch, each storage chunk once.
+
+    Parameters
+    ----------
+    sources : Sequence[StackSource]
+        The image stacks, indexed by a patch's ``data_idx``.
+    threads : int, default 4
+        How many storage chunks are read at the same time.
+    """
+
+    def __init__(self, sources: Sequence[StackSource], *, threads: int = 4) -> None:
+        self.sources = list(sources)
+        self.threads = max(1, int(threads))
+        self._chunks: dict[ChunkKey, npt.NDArray[Any]] = {}
+
+    def prefetch(
+        self,
+        data_idx: npt.NDArray[np.int64],
+        sample_idx: npt.NDArray[np.int64],
+        coords: npt.NDArray[np.int64],
+        patch_size: npt.NDArray[np.int64],
+    ) -> int:
+        """Read every storage chunk the given patches touch, concurrently.
+
+        Parameters
+        ----------
+        data_idx, sample_idx : numpy.ndarray
+            Stack and sample of each patch, ``(N,)``.
+        coords, patch_size : numpy.ndarray
+            Start and size of each patch, ``(N, ndim)``.
+
+        Returns
+        -------
+        int
+            The number of chunks read.
+        """
+        wanted: dict[ChunkKey, tuple[RegionReader, tuple[slice, ...]]] = {}
+        for d, s, c, p in zip(data_idx, sample_idx, coords, patch_size, strict=True):
+            binding = self.sources[int(d)].binding
+            if binding is None:
+                continue
+            bounds = _clip(c, p, self.sources[int(d)].spatial_shape)
+            touched = _touched_chunks(int(d), binding, int(s), bounds)
+            wanted.update(
+                {k: (binding.reader, r) for k, r in touched if k not in self._chunks}
+            )
+        if not wanted:
+            return 0
+        keys = list(wanted)
+
+        def read(key: ChunkKey) -> npt.NDArray[Any]:
+            reader, region = wanted[key]
+            return reader[region]
+
+        if self.threads == 1 or len(keys) == 1:
+            results = [read(k) for k in keys]
+        else:
+            with ThreadPoolExecutor(min(self.threads, len(keys))) as pool:
+                results = list(pool.map(read, keys))
+        self._chunks.update(zip(keys, results, strict=True))
+        logger.debug("read %d storage chunks", len(keys))
+        return len(keys)
+
+    def region(
+        self, data_idx: int, sample_idx: int, bounds: tuple[tuple[int, int], ...]
+    ) -> npt.NDArray[Any]:
+        """Return all channels of a clipped region, ``C (Z) Y X``, source dtype.
+
+        Parameters
+        ----------
+        data_idx : int
+            The stack.
+        sample_idx : int
+            The sample along ``S``.
+        bounds : tuple of (int, int)
+            ``(start, stop)`` per spatial axis, inside the image.
+
+        Returns
+        -------
+        numpy.ndarray
+            The pixels.
+        """
+        source = self.sources[data_idx]
+        spatial = tuple(slice(a, b) for a, b in bounds)
+        if source.binding is None:
+            block = source.data[(sample_idx, slice(None), *spatial)]
+            if isinstance(block, da.Array):
+                block = block.compute(scheduler="sync")
+            return np.asarray(block)
+        return self._assemble(data_idx, source.binding, sample_idx, bounds)
+
+    def patch(
+        self,
+        data_idx: int,
+        sample_idx: int,
+        coords: Sequence[int],
+        patch_size: Sequence[int],
+        channels: Sequence[int] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """Return one zero-padded float32 patch, ``C (Z) Y X``.
+
+        Parameters
+        ----------
+        data_idx : int
+            The stack.
+        sample_idx : int
+            The sample along ``S``.
+        coords : Sequence[int]
+            Patch start (may be negative or beyond the image).
+        patch_size : Sequence[int]
+            Patch size.
+        channels : Sequence[int], optional
+            Channels to keep, in order; all when None.
+
+        Returns
+        -------
+        numpy.ndarray
+            The patch.
+        """
+        source = self.sources[data_idx]
+        bounds = _clip(coords, patch_size, source.spatial_shape)
+        if any(a == b for a, b in bounds):
+            n = source.n_channels if channels is None else len(channels)
+            return np.zeros((n, *patch_size), dtype=np.float32)
+        block = self.region(data_idx, sample_idx, bounds)
+        if channels is not None:
+            block = block[list(channels)]
+        return pad_patch(coords, patch_size, block)
+
+    def _assemble(
+        self,
+        data_idx: int,
+        binding: ReaderBinding,
+        sample_idx: int,
+        bounds: tuple[tuple[int, int], ...],
+    ) -> npt.NDArray[Any]:
+        regions = _original_region(binding, sample_idx, bounds)
+        out = np.empty(tuple(r[1] - r[0] for r in regions), dtype=binding.reader.dtype)
+        for key, chunk_region in _touched_chunks(data_idx, binding, sample_idx, bounds):
+            chunk = self._chunks.get(key)
+            if chunk is None:
+                chunk = binding.reader[chunk_region]
+                self._chunks[key] = chunk
+            src, dst = [], []
+            for (lo, hi), piece in zip(regions, chunk_region, strict=True):
+                start, stop = max(lo, piece.start), min(hi, piece.stop)
+                src.append(slice(start - piece.start, stop - piece.start))
+                dst.append(slice(start - lo, stop - lo))
+            out[tuple(dst)] = chunk[tuple(src)]
+        canonical: npt.NDArray[Any] = to_canonical(out, binding.axes)[0]
+        return canonical
+
+
+def _original_region(
+    binding: ReaderBinding, sample_idx: int, bounds: tuple[tuple[int, int], ...]
+) -> list[tuple[int, int]]:
+    """Map a canonical sample and spatial box to ``(start, stop)`` per source axis."""
+    layout = AxesLayout(axes=binding.axes, shape=binding.shape)
+    samples = layout.sample_index(sample_idx)
+    spatial = dict(zip([a for a in "ZYX" if a in binding.axes], bounds, strict=True))
+    regions = []
+    for axis, size in zip(binding.axes, binding.shape, strict=True):
+        if axis in samples:
+            regions.append((samples[axis], samples[axis] + 1))
+        elif axis == "C":
+            regions.append((0, size))
+        else:
+            regions.append(spatial[axis])
+    return regions
+
+
+def _touched_chunks(
+    data_idx: int,
+    binding: ReaderBinding,
+    sample_idx: int,
+    bounds: tuple[tuple[int, int], ...],
+) -> list[tuple[ChunkKey, tuple[slice, ...]]]:
+    """List the storage chunks (key and region, source axes) a box touches."""
+    regions = _original_region(binding, sample_idx, bounds)
+    chunks = binding.reader.chunks
+    ranges = [
+        range(lo // c, (hi - 1) // c + 1) if hi > lo else range(0)
+        for (lo, hi), c in zip(regions, chunks, strict=True)
+    ]
+    touched = []
+    for index in itertools.product(*ranges):
+        region = tuple(
+            slice(i * c, min((i + 1) * c, size))
+            for i, c, size in zip(index, chunks, binding.shape, strict=True)
+        )
+        touched.append(((data_idx, tuple(index)), region))
+    return touched

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pickle
+from typing import TYPE_CHECKING
+
+import dask.array as da
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from careamics_dask.graph.stacks import PatchReader, StackSource, pad_patch
+from careamics_dask.loaders import open_image
+from careamics_dask.loaders._lazy import count_region_reads
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+IMAGE = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3)
+
+
+def _reference_patch(image: np.ndarray, coords: tuple[int, ...], size: tuple[int, ...]) -> np.ndarray:
+    """The reference's slicing plus pad_patch, written out with NumPy."""
+    spatial = image.shape[1:]
+    slices = tuple(
+        slice(int(np.clip(c, 0, s)), int(np.clip(c + p, 0, s)))
+        for c, p, s in zip(coords, size, spatial, strict=True)
+    )
+    data = image[(slice(None), *slices)].astype(np.float32)
+    out = np.zeros((image.shape[0], *size), np.float32)
+    start = np.clip(coords, 0, None) - np.asarray(coords)
+    end = start + np.asarray(data.shape[1:])
+    out[(slice(None), *(slice(a, b) for a, b in zip(start, end, strict=True)))] = data
+    return out
+
+
+@pytest.mark.parametrize(
+    ("coords", "size", "expected"),
+    [
+        ((-1, 0), (2, 2), [[0, 0], [1, 2]]),
+        ((1, 1), (3, 3), [[5, 6, 0], [8, 9, 0], [0, 0, 0]]),
+        ((-4, 5), (2, 2), [[0, 0], [0, 0]]),
+    ],
+)
+def test_reference_pad_cases(coords: tuple[int, int], size: tuple[int, int], expected: list[list[int]]) -> None:
+    reader = PatchReader([StackSource.from_stack(open_image(IMAGE[0], "YX"))])
+    np.testing.assert_array_equal(reader.patch(0, 0, coords, size)[0], expected)
+
+
+def test_pad_both_sides() -> None:
+    reader = PatchReader([StackSource.from_stack(open_image(IMAGE[0], "YX"))])
+    patch = reader.patch(0, 0, (-1, -1), (3, 5))
+    np.testing.assert_array_equal(patch, _reference_patch(IMAGE, (-1, -1), (3, 5)))
+    assert patch[0, 0].sum() == 0 and patch[0, :, 0].sum() == 0 and patch[0, :, 4].sum() == 0
+
+
+def test_pad_patch_direct() -> None:
+    region = IMAGE[:, 1:3, 1:3]
+    np.testing.assert_array_equal(pad_patch((1, 1), (3, 3), region)[0], [[5, 6, 0], [8, 9, 0], [0, 0, 0]])
+
+
+def _sources(tmp_path: Path) -> tuple[list[StackSource], list[np.ndarray]]:
+    rng = np.random.default_rng(0)
+    tiff_data = rng.integers(0, 4000, (3, 2, 70, 90), dtype=np.uint16)  # T C Y X
+    tifffile.imwrite(tmp_path / "a.tif", tiff_data, tile=(32, 32), metadata={"axes": "TCYX"})
+    zarr_data = rng.random((2, 40, 50, 3), dtype=np.float32)  # S Y X C
+    group = zarr.open_group(tmp_path / "b.zarr", mode="w")
+    group.create_array("img", data=zarr_data, chunks=(1, 16, 16, 3))
+    volume = rng.integers(0, 255, (2, 1, 9, 20, 20), dtype=np.uint8)
+    stacks = [
+        open_image(tmp_path / "a.tif", "TCYX"),
+        open_image(tmp_path / "b.zarr", "SYXC"),
+        open_image(da.from_array(tiff_data[:, 0], chunks=(1, 16, 16)), "SYX"),
+        open_image(tiff_data[0], "CYX"),
+    ]
+    expected = [
+        tiff_data,
+        np.moveaxis(zarr_data, -1, 1),
+        tiff_data[:, :1],
+        tiff_data[:1],
+    ]
+    del volume
+    return [StackSource.from_stack(s) for s in stacks], expected
+
+
+def test_sources_kinds(tmp_path: Path) -> None:
+    sources, _ = _sources(tmp_path)
+    assert [s.binding is not None for s in sources] == [True, True, False, False]
+    assert sources[1].shape == (2, 3, 40, 50)
+    restored = pickle.loads(pickle.dumps(sources))
+    assert restored[0].binding is not None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_patches_equal_numpy(tmp_path: Path, seed: int) -> None:
+    sources, expected = _sources(tmp_path)
+    rng = np.random.default_rng(seed)
+    reader = PatchReader(sources, threads=2)
+    for data_idx, image in enumerate(expected):
+        for _ in range(10):
+            size = tuple(int(v) for v in rng.integers(4, 40, 2))
+            sample = int(rng.integers(0, image.shape[0]))
+            coords = tuple(int(rng.integers(-s, image.shape[2 + i])) for i, s in enumerate(size))
+            channels = [image.shape[1] - 1, 0] if image.shape[1] > 1 else None
+            got = reader.patch(data_idx, sample, coords, size, channels)
+            want = _reference_patch(image[sample], coords, size)
+            if channels is not None:
+                want = want[channels]
+            np.testing.assert_array_equal(got, want)
+            assert got.dtype == np.float32
+
+
+def test_each_chunk_read_once_per_batch(tmp_path: Path) -> None:
+    sources, expected = _sources(tmp_path)
+    n = 12
+    data_idx = np.zeros(n, np.int64)
+    sample_idx = np.zeros(n, np.int64)
+    coords = np.tile([[2, 3]], (n, 1))  # all inside tile (0, 0) of channel planes
+    size = np.full((n, 2), 20)
+    reader = PatchReader(sources)
+    with count_region_reads() as counter:
+        read = reader.prefetch(data_idx, sample_idx, coords, size)
+        patches = [reader.patch(0, 0, c, p) for c, p in zip(coords, size, strict=True)]
+    # T C Y X with tiles (1, 1, 32, 32): one tile per channel, read once for 12 patches
+    assert read == 2
+    assert counter.count == 2
+    np.testing.assert_array_equal(patches[0], _reference_patch(expected[0][0], (2, 3), (20, 20)))
+
+
+def test_patch_fully_outside_is_zero(tmp_path: Path) -> None:
+    sources, _ = _sources(tmp_path)
+    reader = PatchReader(sources)
+    with count_region_reads() as counter:
+        patch = reader.patch(0, 1, (500, 500), (8, 8))
+    assert counter.count == 0
+    assert patch.shape == (2, 8, 8) and not patch.any()
