@@ -1,1 +1,54 @@
-"""The reference factory API: datasets and create_* functions built on Dask."""
+"""The reference factory API: datasets and create_* functions built on Dask.
+
+``create_train_dataset``, ``create_val_split_datasets`` and their siblings take the
+reference's configuration and data containers and return a
+:class:`CareamicsDataset`, whose patches come one at a time (``dataset[i]``), one
+batch at a time (:meth:`CareamicsDataset.batch`) or as a lazy Dask array of an
+epoch, one task per batch (:meth:`CareamicsDataset.to_dask`).
+"""
+
+from __future__ import annotations
+
+from careamics_dask.factory.constraints import ModelConstraints, UNetConstraints
+from careamics_dask.factory.containers import PredData, TrainValData, TrainValSplitData
+from careamics_dask.factory.create import (
+    create_dataset,
+    create_pred_dataset,
+    create_train_dataset,
+    create_train_val_datasets,
+    create_val_split_datasets,
+)
+from careamics_dask.factory.dataset import CareamicsDataset
+from careamics_dask.factory.extractors import (
+    LimitFilesPatchExtractor,
+    PatchExtractor,
+    init_patch_extractor,
+    select_image_stack_loader,
+    select_patch_extractor_type,
+)
+from careamics_dask.factory.region_data import Batch, ImageRegionData
+from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
+
+__all__ = [
+    "Batch",
+    "CareamicsDataset",
+    "ImageRegionData",
+    "ImageStackLoading",
+    "LimitFilesPatchExtractor",
+    "Loading",
+    "ModelConstraints",
+    "PatchExtractor",
+    "PredData",
+    "ReadFuncLoading",
+    "TrainValData",
+    "TrainValSplitData",
+    "UNetConstraints",
+    "create_dataset",
+    "create_pred_dataset",
+    "create_train_dataset",
+    "create_train_val_datasets",
+    "create_val_split_datasets",
+    "init_patch_extractor",
+    "select_image_stack_loader",
+    "select_patch_extractor_type",
+]

@@ -1,1 +1,1 @@
-"""The patch-graph builder: batch tasks, statistics, filters, normalization, augmentation."""
+"""The patch-graph builder: batch tasks, statistics, filters, transforms."""

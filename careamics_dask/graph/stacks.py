@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,11 +33,83 @@ if TYPE_CHECKING:
     from careamics_dask.loaders._labels import ReaderBinding
     from careamics_dask.loaders._lazy import RegionReader
 
-__all__ = ["PatchReader", "StackSource", "pad_patch"]
+__all__ = ["BlockCache", "PatchReader", "StackSource", "pad_patch"]
 
 logger = logging.getLogger(__name__)
 
 ChunkKey = tuple[int, tuple[int, ...]]
+
+
+class BlockCache:
+    """A per-process cache of computed Dask blocks, bounded in bytes.
+
+    Stacks that have no region reader (a custom read function decoding whole files,
+    a user's Dask array) are read block by block; a block that several batches need
+    (a whole file, typically) is decoded once per visit to this worker.
+
+    Parameters
+    ----------
+    max_bytes : int
+        The budget; the least recently used blocks are dropped beyond it.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self._blocks: OrderedDict[tuple[str, tuple[int, ...]], npt.NDArray[Any]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now."""
+        return self._bytes
+
+    def get(
+        self, array: da.Array, index: tuple[int, ...], *, budget: int | None = None
+    ) -> npt.NDArray[Any]:
+        """Return block ``index`` of ``array``, computing it when not cached.
+
+        Parameters
+        ----------
+        array : dask.array.Array
+            The array.
+        index : tuple of int
+            The block index.
+        budget : int, optional
+            A new byte budget for this cache (the caller's configured value).
+
+        Returns
+        -------
+        numpy.ndarray
+            The block.
+        """
+        if budget is not None:
+            self.max_bytes = int(budget)
+        key = (str(array.name), index)
+        with self._lock:
+            if key in self._blocks:
+                self._blocks.move_to_end(key)
+                return self._blocks[key]
+        block = np.asarray(array.blocks[index].compute(scheduler="sync"))
+        with self._lock:
+            if key not in self._blocks:
+                self._blocks[key] = block
+                self._bytes += block.nbytes
+            while self._bytes > self.max_bytes and len(self._blocks) > 1:
+                _, old = self._blocks.popitem(last=False)
+                self._bytes -= old.nbytes
+        return block
+
+    def clear(self) -> None:
+        """Drop every block."""
+        with self._lock:
+            self._blocks.clear()
+            self._bytes = 0
+
+
+_block_cache = BlockCache(512 * 2**20)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,11 +233,21 @@ class PatchReader:
         The image stacks, indexed by a patch's ``data_idx``.
     threads : int, default 4
         How many storage chunks are read at the same time.
+    cache_bytes : int, optional
+        Byte budget of this process's cache of whole Dask blocks (sources without a
+        region reader); unchanged when None.
     """
 
-    def __init__(self, sources: Sequence[StackSource], *, threads: int = 4) -> None:
+    def __init__(
+        self,
+        sources: Sequence[StackSource],
+        *,
+        threads: int = 4,
+        cache_bytes: int | None = None,
+    ) -> None:
         self.sources = list(sources)
         self.threads = max(1, int(threads))
+        self.cache_bytes = cache_bytes
         self._chunks: dict[ChunkKey, npt.NDArray[Any]] = {}
 
     def prefetch(
@@ -235,12 +319,36 @@ class PatchReader:
         """
         source = self.sources[data_idx]
         spatial = tuple(slice(a, b) for a, b in bounds)
+        if isinstance(source.data, da.Array):
+            return self._from_blocks(source.data, sample_idx, bounds)
         if source.binding is None:
-            block = source.data[(sample_idx, slice(None), *spatial)]
-            if isinstance(block, da.Array):
-                block = block.compute(scheduler="sync")
-            return np.asarray(block)
+            return np.asarray(source.data[(sample_idx, slice(None), *spatial)])
         return self._assemble(data_idx, source.binding, sample_idx, bounds)
+
+    def _from_blocks(
+        self, array: da.Array, sample_idx: int, bounds: tuple[tuple[int, int], ...]
+    ) -> npt.NDArray[Any]:
+        """Assemble a region from cached whole blocks of a Dask array."""
+        wanted = [(sample_idx, sample_idx + 1), (0, array.shape[1]), *bounds]
+        edges = [np.cumsum((0, *c)) for c in array.chunks]
+        ranges = [
+            range(
+                int(np.searchsorted(e, lo, side="right")) - 1,
+                int(np.searchsorted(e, hi, side="left")),
+            )
+            for (lo, hi), e in zip(wanted, edges, strict=True)
+        ]
+        out = np.empty(tuple(hi - lo for lo, hi in wanted), dtype=array.dtype)
+        for index in itertools.product(*ranges):
+            block = _block_cache.get(array, index, budget=self.cache_bytes)
+            src, dst = [], []
+            for (lo, hi), e, i in zip(wanted, edges, index, strict=True):
+                start, stop = max(lo, int(e[i])), min(hi, int(e[i + 1]))
+                src.append(slice(start - int(e[i]), stop - int(e[i])))
+                dst.append(slice(start - lo, stop - lo))
+            out[tuple(dst)] = block[tuple(src)]
+        region: npt.NDArray[Any] = out[0]
+        return region
 
     def patch(
         self,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 IMAGE = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3)
 
 
-def _reference_patch(image: np.ndarray, coords: tuple[int, ...], size: tuple[int, ...]) -> np.ndarray:
+def _reference_patch(
+    image: np.ndarray, coords: tuple[int, ...], size: tuple[int, ...]
+) -> np.ndarray:
     """The reference's slicing plus pad_patch, written out with NumPy."""
     spatial = image.shape[1:]
     slices = tuple(
@@ -42,7 +44,9 @@ def _reference_patch(image: np.ndarray, coords: tuple[int, ...], size: tuple[int
         ((-4, 5), (2, 2), [[0, 0], [0, 0]]),
     ],
 )
-def test_reference_pad_cases(coords: tuple[int, int], size: tuple[int, int], expected: list[list[int]]) -> None:
+def test_reference_pad_cases(
+    coords: tuple[int, int], size: tuple[int, int], expected: list[list[int]]
+) -> None:
     reader = PatchReader([StackSource.from_stack(open_image(IMAGE[0], "YX"))])
     np.testing.assert_array_equal(reader.patch(0, 0, coords, size)[0], expected)
 
@@ -51,18 +55,24 @@ def test_pad_both_sides() -> None:
     reader = PatchReader([StackSource.from_stack(open_image(IMAGE[0], "YX"))])
     patch = reader.patch(0, 0, (-1, -1), (3, 5))
     np.testing.assert_array_equal(patch, _reference_patch(IMAGE, (-1, -1), (3, 5)))
-    assert patch[0, 0].sum() == 0 and patch[0, :, 0].sum() == 0 and patch[0, :, 4].sum() == 0
+    assert patch[0, 0].sum() == 0
+    assert patch[0, :, 0].sum() == 0
+    assert patch[0, :, 4].sum() == 0
 
 
 def test_pad_patch_direct() -> None:
     region = IMAGE[:, 1:3, 1:3]
-    np.testing.assert_array_equal(pad_patch((1, 1), (3, 3), region)[0], [[5, 6, 0], [8, 9, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(
+        pad_patch((1, 1), (3, 3), region)[0], [[5, 6, 0], [8, 9, 0], [0, 0, 0]]
+    )
 
 
-def _sources(tmp_path: Path) -> tuple[list[StackSource], list[np.ndarray]]:
+def _sources(tmp_path: Path) -> tuple[list[StackSource], list[Any]]:
     rng = np.random.default_rng(0)
     tiff_data = rng.integers(0, 4000, (3, 2, 70, 90), dtype=np.uint16)  # T C Y X
-    tifffile.imwrite(tmp_path / "a.tif", tiff_data, tile=(32, 32), metadata={"axes": "TCYX"})
+    tifffile.imwrite(
+        tmp_path / "a.tif", tiff_data, tile=(32, 32), metadata={"axes": "TCYX"}
+    )
     zarr_data = rng.random((2, 40, 50, 3), dtype=np.float32)  # S Y X C
     group = zarr.open_group(tmp_path / "b.zarr", mode="w")
     group.create_array("img", data=zarr_data, chunks=(1, 16, 16, 3))
@@ -100,7 +110,9 @@ def test_patches_equal_numpy(tmp_path: Path, seed: int) -> None:
         for _ in range(10):
             size = tuple(int(v) for v in rng.integers(4, 40, 2))
             sample = int(rng.integers(0, image.shape[0]))
-            coords = tuple(int(rng.integers(-s, image.shape[2 + i])) for i, s in enumerate(size))
+            coords = tuple(
+                int(rng.integers(-s, image.shape[2 + i])) for i, s in enumerate(size)
+            )
             channels = [image.shape[1] - 1, 0] if image.shape[1] > 1 else None
             got = reader.patch(data_idx, sample, coords, size, channels)
             want = _reference_patch(image[sample], coords, size)
@@ -120,11 +132,16 @@ def test_each_chunk_read_once_per_batch(tmp_path: Path) -> None:
     reader = PatchReader(sources)
     with count_region_reads() as counter:
         read = reader.prefetch(data_idx, sample_idx, coords, size)
-        patches = [reader.patch(0, 0, c, p) for c, p in zip(coords, size, strict=True)]
+        patches = [
+            reader.patch(0, 0, c.tolist(), p.tolist())
+            for c, p in zip(coords, size, strict=True)
+        ]
     # T C Y X with tiles (1, 1, 32, 32): one tile per channel, read once for 12 patches
     assert read == 2
     assert counter.count == 2
-    np.testing.assert_array_equal(patches[0], _reference_patch(expected[0][0], (2, 3), (20, 20)))
+    np.testing.assert_array_equal(
+        patches[0], _reference_patch(expected[0][0], (2, 3), (20, 20))
+    )
 
 
 def test_patch_fully_outside_is_zero(tmp_path: Path) -> None:
@@ -133,4 +150,5 @@ def test_patch_fully_outside_is_zero(tmp_path: Path) -> None:
     with count_region_reads() as counter:
         patch = reader.patch(0, 1, (500, 500), (8, 8))
     assert counter.count == 0
-    assert patch.shape == (2, 8, 8) and not patch.any()
+    assert patch.shape == (2, 8, 8)
+    assert not patch.any()

@@ -1,0 +1,399 @@
+"""The dataset: patch tables, lazy batch graphs and eager patches over image stacks."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+from dask.delayed import delayed
+
+from careamics_dask.config.support import Mode
+from careamics_dask.factory.region_data import Batch, ImageRegionData
+from careamics_dask.factory.validation import (
+    statistics_weights,
+    validate_shapes_against_patching,
+)
+from careamics_dask.graph.augment import create_augmentations
+from careamics_dask.graph.batch import BatchPlan, batch_part, build_batch
+from careamics_dask.graph.normalize import create_normalizer
+from careamics_dask.graph.statistics import resolve_normalization
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from careamics_dask.config import DataConfig
+    from careamics_dask.factory.constraints import ModelConstraints
+    from careamics_dask.factory.extractors import PatchExtractor
+    from careamics_dask.patching import PatchingStrategy, PatchTable
+
+__all__ = ["CareamicsDataset"]
+
+logger = logging.getLogger(__name__)
+
+
+class CareamicsDataset:
+    """Patches of image stacks for training, validation or prediction.
+
+    Built by the ``create_*`` functions. Construction validates shapes, and computes
+    the missing normalization statistics with Dask reductions (writing them into the
+    caller's config, as the reference does); it reads no other pixels. Patches come
+    three ways, which agree: ``dataset[i]`` (one eager patch, the reference's
+    ``ImageRegionData``), :meth:`batch` (one eager batch) and :meth:`to_dask` (a lazy
+    array of an epoch's patches, one task per batch).
+
+    Parameters
+    ----------
+    config : DataConfig
+        The data configuration.
+    patching : PatchingStrategy
+        The patching strategy over the input stacks.
+    inputs : PatchExtractor
+        The input image stacks.
+    targets : PatchExtractor, optional
+        The target image stacks.
+    model_constraints : ModelConstraints, optional
+        Checked against patch sizes (or whole images) at construction.
+    compute_statistics : bool, default True
+        Compute missing normalization statistics now.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch ``dataset[i]`` reads (the reference has one table; here every
+        epoch has its own). Set it with :meth:`set_epoch`.
+    """
+
+    def __init__(
+        self,
+        config: DataConfig,
+        patching: PatchingStrategy,
+        inputs: PatchExtractor,
+        targets: PatchExtractor | None = None,
+        *,
+        model_constraints: ModelConstraints | None = None,
+        compute_statistics: bool = True,
+    ) -> None:
+        self.config = config
+        self.patching = patching
+        self.inputs = inputs
+        self.targets = targets
+        self.epoch = 0
+        validate_shapes_against_patching(config, inputs.shapes)
+        inputs.check_channels(config.channels)
+        if model_constraints is not None:
+            from careamics_dask.factory.constraints import (
+                validate_shapes_against_model,
+            )
+
+            validate_shapes_against_model(
+                model_constraints,
+                patching_name=config.patching.name,
+                patch_size=getattr(config.patching, "patch_size", None),
+                input_shapes=inputs.shapes,
+                target_shapes=targets.shapes if targets is not None else None,
+                channels=config.channels,
+            )
+        if compute_statistics:
+            resolve_normalization(
+                config.normalization,
+                inputs.image_stacks,
+                targets.image_stacks if targets is not None else None,
+                channels=config.channels,
+                weights=statistics_weights(patching, inputs.shapes),
+            )
+        self.normalizer = create_normalizer(config.normalization)
+        self.normalizer.check_channels(
+            len(config.channels) if config.channels else inputs.n_channels,
+            targets.n_channels if targets is not None else None,
+        )
+        training = config.mode == Mode.TRAINING
+        self.plan = BatchPlan(
+            inputs=inputs.sources,
+            targets=targets.sources if targets is not None else None,
+            channels=tuple(config.channels) if config.channels else None,
+            target_channels=None,
+            normalizer=self.normalizer,
+            augmentations=(
+                create_augmentations(
+                    config.augmentations,
+                    patch_size=getattr(config.patching, "patch_size", None),
+                )
+                if training
+                else ()
+            ),
+        )
+
+    # --- the reference's surface ---------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self.patching.n_patches)
+
+    def __getitem__(self, index: int) -> tuple[ImageRegionData, ...]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(
+                f"Index {index} out of bounds for a dataset of {len(self)} patches."
+            )
+        index = int(index) % len(self)
+        batch = self._build(np.array([index], dtype=np.int64), self.epoch)
+        spec = batch.specs.row(0)
+        regions = [self._region(batch.input[0], spec, self.inputs, target=False)]
+        if batch.target is not None and self.targets is not None:
+            regions.append(
+                self._region(batch.target[0], spec, self.targets, target=True)
+            )
+        return tuple(regions)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose table ``dataset[i]`` reads.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, ``>= 0``.
+        """
+        if epoch < 0:
+            raise ValueError(f"Epoch must not be negative: expected >= 0, got {epoch}.")
+        self.epoch = int(epoch)
+
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        """The ``S C (Z) Y X`` shape of every input stack."""
+        return self.inputs.shapes
+
+    @property
+    def target_shapes(self) -> list[tuple[int, ...]] | None:
+        """The shapes of the target stacks, or None."""
+        return self.targets.shapes if self.targets is not None else None
+
+    # --- the Dask-native surface ----------------------------------------------
+
+    @property
+    def batch_size(self) -> int:
+        """Patches per batch (the config's ``batch_size``)."""
+        return int(self.config.batch_size)
+
+    def patch_table(self, epoch: int = 0) -> PatchTable:
+        """Return the patch table of one epoch (dataset index order).
+
+        Parameters
+        ----------
+        epoch : int, default 0
+            The epoch.
+
+        Returns
+        -------
+        PatchTable
+            One row per patch.
+        """
+        return self.patching.table(epoch)
+
+    def n_batches(self) -> int:
+        """Return the number of batches per epoch (the last may be smaller).
+
+        Returns
+        -------
+        int
+            ``ceil(len(self) / batch_size)``.
+        """
+        return math.ceil(len(self) / self.batch_size)
+
+    def batch_indices(self, index: int) -> npt.NDArray[np.int64]:
+        """Return the dataset indices of batch ``index``.
+
+        Parameters
+        ----------
+        index : int
+            The batch, ``0 <= index < n_batches()``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Consecutive dataset indices.
+
+        Raises
+        ------
+        IndexError
+            When the batch does not exist.
+        """
+        if not 0 <= index < self.n_batches():
+            raise IndexError(
+                f"Batch {index} out of range: expected 0 <= index < "
+                f"{self.n_batches()} for {len(self)} patches in batches of "
+                f"{self.batch_size}."
+            )
+        start = index * self.batch_size
+        return np.arange(start, min(start + self.batch_size, len(self)), dtype=np.int64)
+
+    def batch(self, index: int, epoch: int = 0) -> Batch:
+        """Build one batch now, in this process.
+
+        Parameters
+        ----------
+        index : int
+            The batch within the epoch.
+        epoch : int, default 0
+            The epoch.
+
+        Returns
+        -------
+        Batch
+            Inputs, targets and the table rows.
+        """
+        batch = self._build(self.batch_indices(index), epoch)
+        return Batch(
+            input=batch.input,
+            target=batch.target,
+            specs=batch.specs,
+            indices=batch.indices,
+            epoch=epoch,
+            index=int(index),
+        )
+
+    def batch_tasks(self, epoch: int = 0) -> list[Any]:
+        """Return one Dask delayed task per batch of an epoch (not computed).
+
+        Each task returns ``(input, target)``; every task depends on one shared key
+        holding the batch plan.
+
+        Parameters
+        ----------
+        epoch : int, default 0
+            The epoch.
+
+        Returns
+        -------
+        list of dask.delayed.Delayed
+            ``n_batches()`` tasks, in batch order.
+        """
+        table = self.patch_table(epoch)
+        token = tokenize(self._token(), epoch)
+        plan = delayed(self.plan, pure=True, traverse=False)
+        tasks = []
+        for index in range(self.n_batches()):
+            indices = self.batch_indices(index)
+            rows = table.take(indices)
+            tasks.append(
+                delayed(build_batch, pure=True, traverse=False)(
+                    plan,
+                    rows,
+                    indices,
+                    epoch,
+                    dask_key_name=f"careamics-batch-{token}-{index}",
+                )
+            )
+        return tasks
+
+    def to_dask(self, epoch: int = 0, target: bool = False) -> da.Array:
+        """Return an epoch's patches as a lazy array, one task per batch.
+
+        Parameters
+        ----------
+        epoch : int, default 0
+            The epoch.
+        target : bool, default False
+            Return the targets instead of the inputs.
+
+        Returns
+        -------
+        dask.array.Array
+            ``(N, C, (Z), Y, X)`` float32, chunked by ``batch_size`` along N.
+
+        Raises
+        ------
+        ValueError
+            When targets are asked of a dataset without targets.
+        """
+        if target and self.targets is None:
+            raise ValueError(
+                "This dataset has no targets: expected target=False. Build the "
+                "dataset with target data to read targets."
+            )
+        table = self.patch_table(epoch)
+        channels = self._channel_count(target)
+        shape_tail = tuple(int(v) for v in table.patch_size[0]) if len(table) else ()
+        blocks = []
+        for index, task in enumerate(self.batch_tasks(epoch)):
+            part = delayed(batch_part, pure=True)(task, int(target))
+            n = len(self.batch_indices(index))
+            blocks.append(
+                da.from_delayed(
+                    part, shape=(n, channels, *shape_tail), dtype=np.float32
+                )
+            )
+        if not blocks:
+            empty: da.Array = da.zeros((0, channels, *shape_tail), dtype=np.float32)
+            return empty
+        patches: da.Array = da.concatenate(blocks, axis=0)
+        return patches
+
+    # --- internals -------------------------------------------------------------
+
+    def _channel_count(self, target: bool) -> int:
+        if target and self.targets is not None:
+            return self.targets.n_channels
+        if self.config.channels:
+            return len(self.config.channels)
+        return self.inputs.n_channels
+
+    def _token(self) -> object:
+        return (
+            self.config.model_dump_json(),
+            [s.source for s in self.plan.inputs],
+            [s.shape for s in self.plan.inputs],
+            [
+                tokenize(s.data) if s.data is not None else tokenize(s.binding)
+                for s in self.plan.inputs
+            ],
+        )
+
+    def _build(self, indices: npt.NDArray[np.int64], epoch: int) -> Batch:
+        rows = self.patch_table(epoch).take(indices)
+        inputs, targets = build_batch(self.plan, rows, indices, epoch)
+        return Batch(
+            input=inputs,
+            target=targets,
+            specs=rows,
+            indices=indices,
+            epoch=epoch,
+            index=-1,
+        )
+
+    def _region(
+        self,
+        data: npt.NDArray[np.float32],
+        spec: Any,
+        extractor: PatchExtractor,
+        *,
+        target: bool,
+    ) -> ImageRegionData:
+        stack = extractor.image_stacks[int(spec["data_idx"])]
+        axes = self.config.axes
+        target_axes = self.config.target_axes or axes
+        data_shape = list(stack.shape)
+        original = list(stack.attrs.get("original_shape", stack.shape))
+        own_axes = str(stack.attrs.get("original_axes", axes))
+        if not target and self.config.channels:
+            n = len(self.config.channels)
+            data_shape[1] = n
+            if "C" in own_axes:
+                original[own_axes.index("C")] = n
+        metadata = {
+            key: stack.attrs[f"zarr_{key}"]
+            for key in ("chunks", "shards")
+            if stack.attrs.get(f"zarr_{key}") is not None
+        }
+        return ImageRegionData(
+            data=data,
+            source=str(stack.attrs.get("source", "array")),
+            data_shape=data_shape,
+            dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
+            axes=target_axes if target else axes,
+            target_axes=target_axes,
+            original_data_shape=original,
+            region_spec=spec,
+            additional_metadata=metadata,
+        )

@@ -1,0 +1,190 @@
+"""Batch tasks: one Dask task per batch that reads, pads, normalizes and augments.
+
+:class:`BatchPlan` is everything a batch task needs besides its table rows: the
+image stacks as small picklable stack sources,
+the input channels, the normalizer and the augmentations. It enters a graph once, as
+one key every batch task depends on, so in-memory arrays inside it travel to each
+worker once and not with every task. :func:`build_batch` is the task itself, a named
+top-level function, so the dashboard shows ``build_batch-…``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from careamics_dask.graph.augment import augment_batch
+from careamics_dask.graph.stacks import PatchReader
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+
+    from careamics_dask.graph.augment import SpatialAugmentation
+    from careamics_dask.graph.normalize import Normalizer
+    from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.patching import PatchTable
+
+__all__ = ["BatchPlan", "build_batch", "read_patches"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchPlan:
+    """What every batch task of a dataset shares.
+
+    Attributes
+    ----------
+    inputs : tuple of StackSource
+        Input image stacks, indexed by ``data_idx``.
+    targets : tuple of StackSource or None
+        Target image stacks (same order), or None.
+    channels : tuple of int or None
+        Input channels to keep, in order (None keeps all).
+    target_channels : tuple of int or None
+        Target channels to keep (None keeps all: the reference's rule).
+    normalizer : Normalizer
+        Normalization applied to each batch.
+    augmentations : tuple
+        Augmentations applied in order (empty outside training).
+    threads : int
+        Storage chunks read at the same time inside one task.
+    cache_bytes : int
+        Per-worker budget for whole blocks of sources without a region reader.
+    """
+
+    inputs: tuple[StackSource, ...]
+    targets: tuple[StackSource, ...] | None
+    channels: tuple[int, ...] | None
+    target_channels: tuple[int, ...] | None
+    normalizer: Normalizer
+    augmentations: tuple[SpatialAugmentation, ...] = ()
+    threads: int = 4
+    cache_bytes: int = 512 * 2**20
+
+
+def read_patches(
+    sources: Sequence[StackSource],
+    rows: PatchTable,
+    channels: Sequence[int] | None,
+    *,
+    threads: int = 4,
+    cache_bytes: int | None = None,
+) -> npt.NDArray[np.float32]:
+    """Read the patches of table rows as one float32 array ``(N, C, (Z), Y, X)``.
+
+    Parameters
+    ----------
+    sources : Sequence[StackSource]
+        The image stacks.
+    rows : PatchTable
+        The patches; all of the same size.
+    channels : Sequence[int] or None
+        Channels to keep.
+    threads : int, default 4
+        Storage chunks read at the same time.
+    cache_bytes : int, optional
+        Budget of the worker's block cache.
+
+    Returns
+    -------
+    numpy.ndarray
+        The zero-padded patches.
+
+    Raises
+    ------
+    ValueError
+        When the rows have different patch sizes.
+    """
+    sizes = np.unique(rows.patch_size, axis=0)
+    if len(sizes) > 1:
+        raise ValueError(
+            f"Patches of one batch must have one size: got sizes {sizes.tolist()}. "
+            "Use batch_size=1 for whole images of different shapes, or tiling."
+        )
+    reader = PatchReader(sources, threads=threads, cache_bytes=cache_bytes)
+    reader.prefetch(rows.data_idx, rows.sample_idx, rows.coords, rows.patch_size)
+    patches = [
+        reader.patch(int(d), int(s), c.tolist(), p.tolist(), channels)
+        for d, s, c, p in zip(
+            rows.data_idx, rows.sample_idx, rows.coords, rows.patch_size, strict=True
+        )
+    ]
+    if not patches:
+        n = len(channels) if channels is not None else sources[0].n_channels
+        return np.zeros((0, n, *rows.patch_size.shape[1:]), dtype=np.float32)
+    return np.stack(patches)
+
+
+def build_batch(
+    plan: BatchPlan,
+    rows: PatchTable,
+    indices: npt.NDArray[np.int64],
+    epoch: int,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+    """Make one batch: read, pad, select channels, normalize, augment.
+
+    Parameters
+    ----------
+    plan : BatchPlan
+        The dataset's shared plan.
+    rows : PatchTable
+        The batch's rows of the epoch's patch table.
+    indices : numpy.ndarray
+        The global patch index of each row (keys the augmentation draws).
+    epoch : int
+        The epoch (keys the augmentation draws).
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, numpy.ndarray or None)
+        Input ``(B, C, (Z), Y, X)`` float32, and the target or None.
+    """
+    inputs = read_patches(
+        plan.inputs,
+        rows,
+        plan.channels,
+        threads=plan.threads,
+        cache_bytes=plan.cache_bytes,
+    )
+    targets = None
+    if plan.targets is not None:
+        targets = read_patches(
+            plan.targets,
+            rows,
+            plan.target_channels,
+            threads=plan.threads,
+            cache_bytes=plan.cache_bytes,
+        )
+    inputs, targets = plan.normalizer.normalize(inputs, targets, inplace=True)
+    if plan.augmentations:
+        inputs, targets = augment_batch(
+            inputs, targets, plan.augmentations, epoch=epoch, indices=indices
+        )
+    logger.debug("built batch of %d patches (epoch %d)", len(rows), epoch)
+    return inputs, targets
+
+
+def batch_part(
+    batch: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None], part: int
+) -> Any:
+    """Select the input (0) or the target (1) of a built batch (a graph step).
+
+    Parameters
+    ----------
+    batch : tuple
+        The output of :func:`build_batch`.
+    part : int
+        0 for the input, 1 for the target.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The selected array.
+    """
+    return batch[part]
