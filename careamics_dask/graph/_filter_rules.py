@@ -4,32 +4,35 @@ Each filter has the reference's ``filter_out(patch) -> bool`` (``patch`` is the
 ``(1, *region)`` float32 array CAREamics extracts, zero-padded outside the image)
 and ``filter_out_regions(regions) -> bool array``, which gives the same decision
 for a stack of regions ``(k, *region)`` at once. The max and mask rules are exact
-when vectorized. Mean, std and entropy are computed in float64 and every region
-whose value lies within rounding distance of the threshold is decided again by
-``filter_out`` on that region alone, so the decisions stay equal to the
-reference's float32 arithmetic.
+when vectorized. Mean and std are row reductions in float32 and the entropy is
+summed in float64 in its own order; every region whose value lies within
+rounding distance of the threshold is decided again by ``filter_out`` on that
+region alone, so the decisions stay those of the reference's arithmetic (see
+:mod:`careamics_dask.graph._region_statistics`).
+
+The filters are frozen dataclasses whose fields are the reference constructors'
+parameters, positional as there (not keyword-only).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import maximum_filter, maximum_filter1d  # type: ignore[import-untyped]
-from scipy.special import entr  # type: ignore[import-untyped]
+from scipy.ndimage import maximum_filter, maximum_filter1d
 
-from careamics_dask.config.patch_filter import (
-    MaskPatchFilterConfig,
-    MaxPatchFilterConfig,
-    MeanStdPatchFilterConfig,
-    ShannonPatchFilterConfig,
+from careamics_dask.graph._region_statistics import (
+    ENTROPY_BAND,
+    FLOAT32_BAND,
+    decide_again,
+    flatten_regions,
+    near_threshold,
+    region_entropies,
+    shannon_entropy,
 )
-
-if TYPE_CHECKING:
-    from careamics_dask.config.patch_filter import PatchFilterConfig
 
 __all__ = [
     "MaskPatchFilter",
@@ -37,19 +40,9 @@ __all__ = [
     "MeanStdPatchFilter",
     "RegionFilter",
     "ShannonPatchFilter",
-    "create_patch_filter",
-    "shannon_entropy",
 ]
 
 BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
-
-# Relative distance to a threshold below which a float64 statistic may decide
-# differently from the reference's float32 one (pairwise float32 sums err by at
-# most ~40 ulp = 2.4e-6 for regions up to 2**24 pixels; a factor 40 of margin).
-_FLOAT32_BAND = 1e-4
-# The same for the entropy, summed in float64 in another order than the reference.
-_ENTROPY_BAND = 1e-7
 
 
 @runtime_checkable
@@ -63,39 +56,6 @@ class RegionFilter(Protocol):
     def filter_out_regions(self, regions: npt.NDArray[np.float32]) -> BoolArray:
         """Return, for ``(k, *region)`` float32 regions, which are background."""
         ...
-
-
-def shannon_entropy(image: npt.ArrayLike, base: float = 2) -> float:
-    """Return the Shannon entropy of an image's values, as scikit-image computes it.
-
-    ``-sum(f * log(f)) / log(base)`` over the frequencies ``f`` of the image's
-    unique values (``skimage.measure.shannon_entropy``, which calls
-    ``scipy.stats.entropy``), with the same arithmetic.
-
-    Parameters
-    ----------
-    image : array_like
-        Any array.
-    base : float, default 2
-        The logarithm's base; 2 gives bits.
-
-    Returns
-    -------
-    float
-        The entropy, 0 for a constant image.
-
-    Examples
-    --------
-    >>> shannon_entropy(np.array([[0, 0], [1, 1]]))
-    1.0
-    >>> shannon_entropy(np.zeros((3, 3)))
-    0.0
-    """
-    _, counts = np.unique(np.asarray(image), return_counts=True)
-    frequencies = counts / counts.sum()
-    value = np.sum(entr(frequencies))
-    value /= math.log(base)
-    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,16 +212,17 @@ class MeanStdPatchFilter:
         numpy.ndarray
             ``(k,)`` booleans, True for background.
         """
-        flat = regions.reshape(len(regions), -1)
-        mean = flat.mean(axis=1, dtype=np.float64)
-        scale = np.abs(flat).mean(axis=1, dtype=np.float64)
-        background = mean < self.mean_threshold
-        near = _near(mean, self.mean_threshold, scale, _FLOAT32_BAND)
+        flat = flatten_regions(regions)
+        # float32 row reductions, as the reference's whole-patch ones
+        mean, std = flat.mean(axis=1), flat.std(axis=1)
+        background: BoolArray = mean < self.mean_threshold
+        mean64, std64 = mean.astype(np.float64), std.astype(np.float64)
+        scale = np.abs(mean64) + std64  # bounds the mean absolute value
+        near = near_threshold(mean64, self.mean_threshold, scale, FLOAT32_BAND)
         if self.std_threshold is not None:
-            std = flat.std(axis=1, dtype=np.float64)
             background |= std < self.std_threshold
-            near |= _near(std, self.std_threshold, scale + std, _FLOAT32_BAND)
-        return _decide_again(self, regions, background, near)
+            near |= near_threshold(std64, self.std_threshold, scale, FLOAT32_BAND)
+        return decide_again(self.filter_out, regions, background, near)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,20 +288,13 @@ class ShannonPatchFilter:
         k = len(regions)
         if k == 0 or self.threshold <= 0:  # an entropy is never negative
             return np.zeros(k, dtype=np.bool_)
-        values = np.sort(regions.reshape(k, -1), axis=1)
-        size = values.shape[1]
-        starts_new = np.ones(values.shape, dtype=np.bool_)
-        np.not_equal(values[:, 1:], values[:, :-1], out=starts_new[:, 1:])
-        starts = np.flatnonzero(starts_new)
-        counts = np.diff(np.append(starts, k * size))
-        entropy = np.bincount(
-            starts // size, weights=entr(counts / size), minlength=k
-        ) / math.log(2)
+        rows = flatten_regions(regions)
+        entropy = region_entropies(rows)
         background: BoolArray = entropy < self.threshold
-        # NaNs are one value for numpy.unique but unequal here: decide them again
-        near = _near(entropy, self.threshold, entropy, _ENTROPY_BAND)
-        near |= np.isnan(values[:, -1])
-        return _decide_again(self, regions, background, near)
+        # NaNs are one value for numpy.unique but apart here: decide them again
+        near = near_threshold(entropy, self.threshold, entropy, ENTROPY_BAND)
+        near |= np.isnan(rows).any(axis=1)
+        return decide_again(self.filter_out, regions, background, near)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,73 +356,7 @@ class MaskPatchFilter:
         numpy.ndarray
             ``(k,)`` booleans, True for background.
         """
-        flat = regions.reshape(len(regions), -1)
+        flat = flatten_regions(regions)
         fraction = np.count_nonzero(flat, axis=1) / flat.shape[1]
         result: BoolArray = fraction < self.coverage
         return result
-
-
-def create_patch_filter(
-    config: PatchFilterConfig | MaskPatchFilterConfig,
-) -> RegionFilter:
-    """Return the filter a filter config describes.
-
-    Parameters
-    ----------
-    config : MaxPatchFilterConfig, MeanStdPatchFilterConfig, ShannonPatchFilterConfig
-        or MaskPatchFilterConfig
-        The config; the mask config is accepted too (the reference builds its
-        filter directly).
-
-    Returns
-    -------
-    RegionFilter
-        The filter.
-
-    Raises
-    ------
-    ValueError
-        When the config is of no known kind.
-
-    Examples
-    --------
-    >>> create_patch_filter(MaxPatchFilterConfig(threshold=0.5, coverage=0.125))
-    MaxPatchFilter(threshold=0.5, coverage=0.125)
-    """
-    if isinstance(config, MaxPatchFilterConfig):
-        return MaxPatchFilter(config.threshold, config.coverage)
-    if isinstance(config, MeanStdPatchFilterConfig):
-        return MeanStdPatchFilter(config.mean_threshold, config.std_threshold)
-    if isinstance(config, ShannonPatchFilterConfig):
-        return ShannonPatchFilter(config.threshold)
-    if isinstance(config, MaskPatchFilterConfig):
-        return MaskPatchFilter(config.coverage)
-    raise ValueError(
-        f"Unknown filter name: {config}. Expected a MaxPatchFilterConfig ('max'), "
-        "MeanStdPatchFilterConfig ('mean_std'), ShannonPatchFilterConfig ('shannon') "
-        "or MaskPatchFilterConfig ('mask')."
-    )
-
-
-def _near(
-    values: FloatArray, threshold: float, scale: FloatArray, band: float
-) -> BoolArray:
-    """Return where ``values`` may round to the other side of ``threshold``."""
-    with np.errstate(invalid="ignore"):
-        result: BoolArray = np.abs(values - threshold) <= band * (
-            abs(threshold) + np.abs(scale) + np.finfo(np.float32).tiny
-        )
-    return result
-
-
-def _decide_again(
-    rule: RegionFilter,
-    regions: npt.NDArray[np.float32],
-    decisions: BoolArray,
-    near: BoolArray,
-) -> BoolArray:
-    """Replace near-threshold decisions by the per-region rule's own."""
-    for j in np.flatnonzero(near):
-        # a fresh (1, *region) float32 array, as the reference's padded patch
-        decisions[j] = rule.filter_out(np.array(regions[j][np.newaxis]))
-    return decisions

@@ -1,12 +1,19 @@
-"""Streamed histograms: bin blocks on their range, merge by re-binning, read quantiles.
+"""Streamed histograms: aligned power-of-two bins, exact merges, quantile reading.
 
-A histogram here is ``(low, high, counts)``: ``len(counts)`` equal bins spanning
-``[low, high]``, where ``low`` and ``high`` are the exact extremes of the values binned
-(so quantile levels 0 and 1 read them back exactly). Counts are float64 weight sums.
-Merging puts every input on the bins of the union range by proportional re-binning:
-an input bin's mass is spread uniformly over its width, so each merge moves mass by
-at most one input bin plus one output bin. A histogram whose ``low == high`` is a
-point mass.
+A float histogram here is ``(scale, start, counts)``: bin ``i`` holds the values in
+``[(start + i) 2**scale, (start + i + 1) 2**scale)``, so every bin edge is a multiple
+of its power-of-two width. A block picks the finest width that spans its range in
+``len(counts)`` bins; merging moves every input to the coarsest width among them (or
+coarser, until the union range fits), and because aligned bins of width ``2**k`` nest
+exactly in those of width ``2**(k + 1)``, merging never splits a bin: the merged
+histogram is exactly the histogram of all the data at the final width, whatever the
+order and depth of the merges. Quantiles interpolate inside one final bin, narrowed
+to the data's exact extremes, so their error is below one final bin width (at most
+about ``2 (max - min) / n_bins``) plus the gap between neighbouring data values.
+
+Quantile levels follow NumPy's ``"linear"`` method: the level ``q`` of ``n`` pixels
+sits at rank ``q (n - 1)``. With weights, a pixel of weight ``w`` counts as
+``w / mean(w)`` pixels, so only relative weights matter.
 
 Integer pixels of at most 16 bits are counted exactly instead, one bin per possible
 value (:class:`HistogramPlan` with an ``offset``): those histograms merge by addition
@@ -15,6 +22,7 @@ and give NumPy's ``"linear"`` quantiles exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -98,7 +106,7 @@ def plan_histogram(
             lows.append(0)
             highs.append(1)
         elif np.issubdtype(dtype, np.integer) and dtype.itemsize * 8 <= _EXACT_BITS:
-            info = np.iinfo(dtype)
+            info = np.iinfo(dtype.type)  # type: ignore[type-var]
             lows.append(int(info.min))
             highs.append(int(info.max))
         else:
@@ -138,11 +146,10 @@ def count_values(
     return counts.astype(np.float64)
 
 
-def exact_quantile(counts: FloatArray, offset: int, level: float) -> float:
+def exact_quantile(
+    counts: FloatArray, offset: int, n_pixels: float, level: float
+) -> float:
     """Read NumPy's ``"linear"`` quantile off exact integer counts.
-
-    With weights, a pixel of weight ``w`` counts as ``w`` pixels (exact for
-    integer weights).
 
     Parameters
     ----------
@@ -150,6 +157,8 @@ def exact_quantile(counts: FloatArray, offset: int, level: float) -> float:
         Weight of each value ``offset + i``, with a positive total.
     offset : int
         Value of the first bin.
+    n_pixels : float
+        Number of pixels counted; weights are scaled to a mean of 1 per pixel.
     level : float
         Quantile level in ``[0, 1]``.
 
@@ -160,13 +169,14 @@ def exact_quantile(counts: FloatArray, offset: int, level: float) -> float:
 
     Examples
     --------
-    >>> exact_quantile(np.array([1.0, 0.0, 1.0, 2.0]), 10, 0.5)
+    >>> exact_quantile(np.array([1.0, 0.0, 1.0, 2.0]), 10, 4, 0.5)
     12.5
     """
     cumulative = np.cumsum(counts)
+    cumulative *= n_pixels / cumulative[-1]
     present = np.flatnonzero(counts > 0)
     first, last = present[0], present[-1]
-    rank = level * max(cumulative[-1] - 1.0, 0.0)
+    rank = level * max(n_pixels - 1.0, 0.0)
     below = np.floor(rank)
     low = int(np.searchsorted(cumulative, below, side="right"))
     high = int(np.searchsorted(cumulative, below + 1.0, side="right"))
@@ -174,10 +184,25 @@ def exact_quantile(counts: FloatArray, offset: int, level: float) -> float:
     return float(offset + low + (rank - below) * (high - low))
 
 
+def _scale_for(low: float, high: float, n_bins: int, at_least: int) -> tuple[int, int]:
+    """Return the finest ``(scale, start)`` whose aligned bins span the range."""
+    magnitude = max(abs(low), abs(high))
+    # starts stay below 2**53 (exact in float64 rows) and bins above float resolution
+    scale = max(at_least, math.frexp(magnitude)[1] - 50 if magnitude else -1000)
+    span = high - low
+    if span > 0:
+        scale = max(scale, math.ceil(math.log2(span / n_bins)))
+    while math.floor(math.ldexp(high, -scale)) - math.floor(
+        math.ldexp(low, -scale)
+    ) >= (n_bins):
+        scale += 1
+    return scale, math.floor(math.ldexp(low, -scale))
+
+
 def bin_values(
     values: FloatArray, weights: FloatArray | None, low: float, high: float, n_bins: int
-) -> FloatArray:
-    """Histogram values over ``[low, high]`` in ``n_bins`` equal bins.
+) -> tuple[int, int, FloatArray]:
+    """Histogram values on the finest aligned power-of-two bins spanning them.
 
     Parameters
     ----------
@@ -188,118 +213,111 @@ def bin_values(
     low, high : float
         The extremes of ``values``.
     n_bins : int
-        Number of bins.
+        Number of bins (at least 4).
 
     Returns
     -------
-    numpy.ndarray
-        ``(n_bins,)`` float64 weight sums; a point mass (``low == high``) is put in
-        the first bin.
+    tuple of (int, int, numpy.ndarray)
+        ``scale``, ``start`` and the ``(n_bins,)`` float64 weight sums.
 
     Examples
     --------
-    >>> bin_values(np.array([0.0, 1.0, 3.0, 4.0]), None, 0.0, 4.0, 4).tolist()
-    [1.0, 1.0, 0.0, 2.0]
+    >>> scale, start, counts = bin_values(np.array([0.0, 1.0, 3.0]), None, 0.0, 3.0, 4)
+    >>> scale, start, counts.tolist()
+    (0, 0, [1.0, 1.0, 0.0, 1.0])
     """
-    if high <= low:
-        counts = np.zeros(n_bins)
-        counts[0] = values.size if weights is None else weights.sum()
-        return counts
-    index = ((values - low) * (n_bins / (high - low))).astype(np.int64)
+    scale, start = _scale_for(low, high, n_bins, at_least=-1100)
+    index = (np.floor(np.ldexp(values, -scale)) - start).astype(np.int64)
     np.clip(index, 0, n_bins - 1, out=index)
-    return np.bincount(index, weights=weights, minlength=n_bins).astype(np.float64)
-
-
-def _cumulative_at(
-    points: FloatArray, lows: FloatArray, highs: FloatArray, counts: FloatArray
-) -> FloatArray:
-    """Evaluate each histogram's piecewise-linear cumulative count at ``points``."""
-    n_bins = counts.shape[1]
-    cumulative = np.concatenate(
-        [np.zeros((len(counts), 1)), np.cumsum(counts, axis=1)], axis=1
-    )
-    totals = cumulative[:, -1:]
-    widths = highs - lows
-    point_mass = widths <= 0
-    scale = n_bins / np.where(point_mass, 1.0, widths)
-    position = (points[None, :] - lows[:, None]) * scale[:, None]
-    left = np.clip(np.floor(position), 0, n_bins - 1).astype(np.int64)
-    fraction = np.clip(position - left, 0.0, 1.0)
-    at = np.take_along_axis(cumulative, left, axis=1) + fraction * np.take_along_axis(
-        counts, left, axis=1
-    )
-    step = np.where(points[None, :] > lows[:, None], totals, 0.0)
-    result: FloatArray = np.where(point_mass[:, None], step, at)
-    return result
+    counts = np.bincount(index, weights=weights, minlength=n_bins)
+    return scale, start, counts.astype(np.float64)
 
 
 def merge_histograms(
-    lows: FloatArray, highs: FloatArray, counts: FloatArray
-) -> tuple[float, float, FloatArray]:
-    """Merge histograms onto equal bins over the union of their ranges.
+    lows: FloatArray,
+    highs: FloatArray,
+    scales: FloatArray,
+    starts: FloatArray,
+    counts: FloatArray,
+) -> tuple[int, int, FloatArray]:
+    """Merge aligned histograms exactly onto the width that spans all of them.
 
     Parameters
     ----------
     lows, highs : numpy.ndarray
-        ``(M,)`` ranges of the non-empty histograms to merge.
+        ``(M,)`` extremes of the data of the non-empty histograms to merge.
+    scales, starts : numpy.ndarray
+        ``(M,)`` their bin scales and starts (integers stored as floats).
     counts : numpy.ndarray
         ``(M, n_bins)`` their weight sums.
 
     Returns
     -------
-    tuple of (float, float, numpy.ndarray)
-        The merged ``low``, ``high`` and ``(n_bins,)`` counts; the total weight is
-        preserved. With ``M == 0``, ``(inf, -inf, zeros)``.
+    tuple of (int, int, numpy.ndarray)
+        The merged ``scale``, ``start`` and ``(n_bins,)`` counts; the total weight is
+        preserved. With ``M == 0``, ``(0, 0, zeros)``.
 
     Examples
     --------
-    >>> counts = np.array([[1.0, 1.0], [2.0, 2.0]])
-    >>> low, high, counts = merge_histograms(
-    ...     np.array([0.0, 2.0]), np.array([2.0, 4.0]), counts
+    >>> a = bin_values(np.array([0.0, 1.0]), None, 0.0, 1.0, 4)
+    >>> b = bin_values(np.array([6.0, 7.0]), None, 6.0, 7.0, 4)
+    >>> scale, start, counts = merge_histograms(
+    ...     np.array([0.0, 6.0]), np.array([1.0, 7.0]), np.array([a[0], b[0]]),
+    ...     np.array([a[1], b[1]]), np.stack([a[2], b[2]])
     ... )
-    >>> low, high, counts.tolist()
-    (0.0, 4.0, [2.0, 4.0])
+    >>> scale, start, counts.tolist()
+    (1, 0, [2.0, 0.0, 0.0, 2.0])
     """
     n_bins = counts.shape[1]
     if len(lows) == 0:
-        return np.inf, -np.inf, np.zeros(n_bins)
-    low, high = float(lows.min()), float(highs.max())
-    total = counts.sum()
-    merged = np.zeros(n_bins)
-    if high <= low:
-        merged[0] = total
-        return low, high, merged
-    edges = np.linspace(low, high, n_bins + 1)
-    cumulative = _cumulative_at(edges, lows, highs, counts).sum(axis=0)
-    cumulative[0], cumulative[-1] = 0.0, total
-    merged = np.maximum(np.diff(cumulative), 0.0)
-    return low, high, merged
+        return 0, 0, np.zeros(n_bins)
+    scale, start = _scale_for(
+        float(lows.min()), float(highs.max()), n_bins, at_least=int(scales.max())
+    )
+    rows, bins = np.nonzero(counts)
+    fine = starts.astype(np.int64)[rows] + bins
+    shift = np.minimum(scale - scales.astype(np.int64)[rows], 62)
+    index = np.right_shift(fine, shift) - start
+    np.clip(index, 0, n_bins - 1, out=index)
+    merged = np.bincount(index, weights=counts[rows, bins], minlength=n_bins)
+    return scale, start, merged.astype(np.float64)
 
 
 def histogram_quantile(
-    low: float, high: float, counts: FloatArray, level: float
+    low: float,
+    high: float,
+    scale: int,
+    start: int,
+    counts: FloatArray,
+    n_pixels: float,
+    level: float,
 ) -> float:
-    """Read a quantile from a histogram, interpolating linearly inside its bin.
+    """Read a quantile off an aligned histogram, interpolating inside its bin.
 
     Parameters
     ----------
     low, high : float
-        The histogram's range (the exact extremes of the data).
+        The exact extremes of the data.
+    scale, start : int
+        The histogram's bins (see the module docstring).
     counts : numpy.ndarray
         ``(n_bins,)`` weight sums, with a positive total.
+    n_pixels : float
+        Number of pixels counted; weights are scaled to a mean of 1 per pixel.
     level : float
         Quantile level in ``[0, 1]``; 0 and 1 give ``low`` and ``high`` exactly.
 
     Returns
     -------
     float
-        The value below which a fraction ``level`` of the weight lies.
+        The value at rank ``level (n_pixels - 1)``, each pixel's weight spread evenly
+        over its bin.
 
     Examples
     --------
-    >>> histogram_quantile(0.0, 4.0, np.array([1.0, 1.0, 1.0, 1.0]), 0.5)
+    >>> histogram_quantile(0.0, 4.0, 0, 0, np.array([1.0, 1.0, 1.0, 1.0]), 4, 0.5)
     2.0
-    >>> histogram_quantile(0.0, 4.0, np.array([1.0, 1.0, 1.0, 1.0]), 1.0)
+    >>> histogram_quantile(0.0, 4.0, 0, 0, np.array([1.0, 1.0, 1.0, 1.0]), 4, 1.0)
     4.0
     """
     if level <= 0.0 or high <= low:
@@ -307,10 +325,13 @@ def histogram_quantile(
     if level >= 1.0:
         return high
     cumulative = np.cumsum(counts)
-    target = level * cumulative[-1]
+    cumulative *= n_pixels / cumulative[-1]
+    # order statistic k holds ranks [k, k + 1): its middle, k + 0.5, is its value
+    target = level * max(n_pixels - 1.0, 0.0) + 0.5
     index = min(int(np.searchsorted(cumulative, target, side="left")), len(counts) - 1)
     before = cumulative[index - 1] if index else 0.0
     inside = counts[index]
     fraction = (target - before) / inside if inside > 0 else 0.0
-    value = low + (index + fraction) * (high - low) / len(counts)
-    return float(min(max(value, low), high))
+    left = max(math.ldexp(start + index, scale), low)
+    right = min(math.ldexp(start + index + 1, scale), high)
+    return float(min(max(left + fraction * (right - left), low), high))

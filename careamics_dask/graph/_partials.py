@@ -1,45 +1,60 @@
 """Per-block statistics partials, packed in float64 rows, and their tree merge.
 
 A partial describes the weighted pixels of one channel of one block as a row of
-``PARTIAL_FIELDS + n_bins`` float64 values: total weight, weighted mean, weighted sum
-of squared deviations (``M2``), minimum, maximum, then an optional histogram over
-``[minimum, maximum]`` (see :mod:`careamics_dask.graph._histogram`). Only pixels of
-positive weight count. An empty partial has weight 0, minimum ``inf`` and maximum
-``-inf``. Partials merge exactly (means and ``M2`` by Chan's parallel formula, which
-sums squared deviations and never subtracts ``E[x]^2`` from ``E[x^2]``), except for
-histograms, which are re-binned.
+``PARTIAL_FIELDS + n_bins`` float64 values: total weight, pixel count, weighted mean,
+weighted sum of squared deviations (``M2``), minimum, maximum, the histogram's bin
+scale and start, then an optional histogram (see
+:mod:`careamics_dask.graph._histogram`). Only pixels of positive weight count. An
+empty partial has weight 0, minimum ``inf`` and maximum ``-inf``. Partials merge
+exactly: means and ``M2`` by Chan's parallel formula (which sums squared deviations
+and never subtracts ``E[x]^2`` from ``E[x^2]``), float histograms by moving to
+coarser aligned bins, integer counts by addition.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
+import dask.array as da
 import numpy as np
 import numpy.typing as npt
+from dask.base import tokenize
+from dask.delayed import delayed
 
-from careamics_dask.graph._histogram import bin_values, merge_histograms
+from careamics_dask.graph._histogram import (
+    HistogramPlan,
+    bin_values,
+    count_values,
+    merge_histograms,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = [
+    "COUNT",
     "HISTOGRAM",
     "M2",
     "MAXIMUM",
     "MEAN",
     "MINIMUM",
     "PARTIAL_FIELDS",
+    "SCALE",
+    "START",
     "WEIGHT",
     "combine_partials",
     "compute_block_partials",
     "expand_region_weights",
     "merge_partials",
+    "reduce_partials",
+    "reduce_stack",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
-WEIGHT, MEAN, M2, MINIMUM, MAXIMUM = range(5)
-PARTIAL_FIELDS = 5
+WEIGHT, COUNT, MEAN, M2, MINIMUM, MAXIMUM, SCALE, START = range(8)
+PARTIAL_FIELDS = 8
 """Fields before the histogram bins in a partial row."""
 HISTOGRAM = PARTIAL_FIELDS
 """Index of the first histogram bin in a partial row."""
@@ -85,28 +100,40 @@ def expand_region_weights(
 
 
 def _channel_partial(
-    pixels: FloatArray, weights: FloatArray | None, n_bins: int, moments: bool
+    pixels: FloatArray,
+    weights: FloatArray | None,
+    histogram: HistogramPlan,
+    moments: bool,
 ) -> FloatArray:
     """Return the partial row of the flat float64 pixels of one channel."""
-    row = np.zeros(PARTIAL_FIELDS + n_bins)
+    row = np.zeros(PARTIAL_FIELDS + histogram.n_bins)
     row[MINIMUM], row[MAXIMUM] = np.inf, -np.inf
     if pixels.size == 0:
         return row
     total = float(pixels.size) if weights is None else float(weights.sum())
     low, high = float(pixels.min()), float(pixels.max())
-    row[WEIGHT], row[MINIMUM], row[MAXIMUM] = total, low, high
+    row[WEIGHT], row[COUNT] = total, pixels.size
+    row[MINIMUM], row[MAXIMUM] = low, high
     if moments:
+        # elementwise products and sums, not BLAS dot (its threads fight Dask's)
         if weights is None:
-            mean = float(pixels.mean())
+            mean = float(pixels.sum()) / total
             deviations = pixels - mean
-            row[M2] = float(deviations @ deviations)
+            row[M2] = float(np.square(deviations, out=deviations).sum())
         else:
-            mean = float(weights @ pixels) / total
+            mean = float((weights * pixels).sum()) / total
             deviations = pixels - mean
-            row[M2] = float((weights * deviations) @ deviations)
+            np.square(deviations, out=deviations)
+            row[M2] = float(np.multiply(deviations, weights, out=deviations).sum())
         row[MEAN] = mean
-    if n_bins:
-        row[HISTOGRAM:] = bin_values(pixels, weights, low, high, n_bins)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return row  # NaN or inf pixels: the client reports them
+    if histogram.exact:
+        row[HISTOGRAM:] = count_values(pixels, weights, histogram)
+    elif histogram.n_bins:
+        row[SCALE], row[START], row[HISTOGRAM:] = bin_values(
+            pixels, weights, low, high, histogram.n_bins
+        )
     return row
 
 
@@ -115,7 +142,7 @@ def compute_block_partials(
     region_weights: FloatArray | None,
     *,
     cell_size: tuple[int, ...],
-    n_bins: int,
+    histogram: HistogramPlan,
     moments: bool,
     block_info: dict[Any, Any] | None = None,
 ) -> FloatArray:
@@ -129,8 +156,8 @@ def compute_block_partials(
         ``(S, *grid_shape)`` weights of the whole stack, ``None`` for uniform.
     cell_size : tuple of int
         Grid cell size along the spatial axes (unused without weights).
-    n_bins : int
-        Histogram bins; 0 computes no histogram.
+    histogram : HistogramPlan
+        How to histogram the pixels (``n_bins=0`` for no histogram).
     moments : bool
         Whether to compute the mean and ``M2`` (zero otherwise).
     block_info : dict, optional
@@ -144,10 +171,11 @@ def compute_block_partials(
     Examples
     --------
     >>> block = np.arange(8, dtype=np.uint8).reshape(1, 2, 2, 2)
-    >>> compute_block_partials(block, None, cell_size=(), n_bins=0, moments=True)[
+    >>> none = HistogramPlan(n_bins=0)
+    >>> compute_block_partials(block, None, cell_size=(), histogram=none, moments=True)[
     ...     0, :, 0, 0
     ... ].tolist()
-    [[4.0, 1.5, 5.0, 0.0, 3.0], [4.0, 5.5, 5.0, 4.0, 7.0]]
+    [[4.0, 4.0, 1.5, 5.0, 0.0, 3.0, 0.0, 0.0], [4.0, 4.0, 5.5, 5.0, 4.0, 7.0, 0.0, 0.0]]
     """
     weights = None
     if region_weights is not None:
@@ -164,21 +192,26 @@ def compute_block_partials(
     for channel in range(block.shape[1]):
         pixels = np.asarray(block[:, channel], dtype=np.float64)
         if weights is None:
-            rows.append(_channel_partial(pixels.ravel(), None, n_bins, moments))
+            rows.append(_channel_partial(pixels.ravel(), None, histogram, moments))
         else:
-            rows.append(_channel_partial(pixels[keep], weights[keep], n_bins, moments))
-    partials = np.stack(rows) if rows else np.zeros((0, PARTIAL_FIELDS + n_bins))
+            rows.append(
+                _channel_partial(pixels[keep], weights[keep], histogram, moments)
+            )
+    width = PARTIAL_FIELDS + histogram.n_bins
+    partials = np.stack(rows) if rows else np.zeros((0, width))
     shape = (1, block.shape[1], *(1,) * (block.ndim - 2), partials.shape[-1])
     return partials.reshape(shape)
 
 
-def merge_partials(partials: FloatArray) -> FloatArray:
+def merge_partials(partials: FloatArray, exact: bool) -> FloatArray:
     """Merge partial rows along the first axis.
 
     Parameters
     ----------
     partials : numpy.ndarray
         ``(M, C, PARTIAL_FIELDS + n_bins)`` partials of the same channels.
+    exact : bool
+        Whether histograms are exact integer counts (added, not re-binned).
 
     Returns
     -------
@@ -187,12 +220,15 @@ def merge_partials(partials: FloatArray) -> FloatArray:
 
     Examples
     --------
-    >>> a = compute_block_partials(np.array([[[1.0, 2.0]]]), None, cell_size=(),
-    ...                            n_bins=0, moments=True)
-    >>> b = compute_block_partials(np.array([[[3.0, 4.0]]]), None, cell_size=(),
-    ...                            n_bins=0, moments=True)
-    >>> merge_partials(np.stack([a[0], b[0]])[:, :, 0]).tolist()
-    [[4.0, 2.5, 5.0, 1.0, 4.0]]
+    >>> none = HistogramPlan(n_bins=0)
+    >>> a, b = (
+    ...     compute_block_partials(
+    ...         np.array([[pixels]]), None, cell_size=(), histogram=none, moments=True
+    ...     )
+    ...     for pixels in ([1.0, 2.0], [3.0, 4.0])
+    ... )
+    >>> merge_partials(np.stack([a[0], b[0]])[:, :, 0], exact=False).tolist()
+    [[4.0, 4.0, 2.5, 5.0, 1.0, 4.0, 0.0, 0.0]]
     """
     weight = partials[..., WEIGHT]
     total = weight.sum(axis=0)
@@ -202,20 +238,30 @@ def merge_partials(partials: FloatArray) -> FloatArray:
     m2 = partials[..., M2].sum(axis=0) + (weight * deviations**2).sum(axis=0)
     merged = np.zeros(partials.shape[1:])
     merged[:, WEIGHT], merged[:, MEAN], merged[:, M2] = total, mean, m2
+    merged[:, COUNT] = partials[..., COUNT].sum(axis=0)
     merged[:, MINIMUM] = partials[..., MINIMUM].min(axis=0, initial=np.inf)
     merged[:, MAXIMUM] = partials[..., MAXIMUM].max(axis=0, initial=-np.inf)
-    if partials.shape[-1] > HISTOGRAM:
+    if exact:
+        merged[:, HISTOGRAM:] = partials[..., HISTOGRAM:].sum(axis=0)
+    elif partials.shape[-1] > HISTOGRAM:
         for channel in range(partials.shape[1]):
-            rows = partials[weight[:, channel] > 0, channel]
-            _, _, counts = merge_histograms(
-                rows[:, MINIMUM], rows[:, MAXIMUM], rows[:, HISTOGRAM:]
+            extremes = partials[:, channel, MINIMUM : MAXIMUM + 1]
+            usable = (weight[:, channel] > 0) & np.isfinite(extremes).all(axis=1)
+            rows = partials[usable, channel]
+            scale, start, counts = merge_histograms(
+                rows[:, MINIMUM],
+                rows[:, MAXIMUM],
+                rows[:, SCALE],
+                rows[:, START],
+                rows[:, HISTOGRAM:],
             )
+            merged[channel, SCALE], merged[channel, START] = scale, start
             merged[channel, HISTOGRAM:] = counts
     return merged
 
 
 def combine_partials(
-    partials: FloatArray, axis: tuple[int, ...], keepdims: bool
+    partials: FloatArray, axis: tuple[int, ...], keepdims: bool, *, exact: bool
 ) -> FloatArray:
     """Merge partials along the reduced block axes (a ``dask.array.reduction`` step).
 
@@ -227,6 +273,8 @@ def combine_partials(
         The block axes to merge.
     keepdims : bool
         Keep the merged axes with length 1.
+    exact : bool
+        Whether histograms are exact integer counts.
 
     Returns
     -------
@@ -235,14 +283,110 @@ def combine_partials(
 
     Examples
     --------
-    >>> parts = np.zeros((3, 2, 6))
+    >>> parts = np.zeros((3, 2, PARTIAL_FIELDS))
     >>> parts[..., WEIGHT] = 1.0
-    >>> combine_partials(parts, (0,), keepdims=True).shape
-    (1, 2, 6)
+    >>> combine_partials(parts, (0,), keepdims=True, exact=False)[0, :, WEIGHT]
+    array([3., 3.])
     """
     moved = np.moveaxis(partials, axis, tuple(range(len(axis))))
-    merged = merge_partials(moved.reshape(-1, *moved.shape[len(axis) :]))
+    merged = merge_partials(moved.reshape(-1, *moved.shape[len(axis) :]), exact)
     if not keepdims:
         return merged
     shape = [1 if dim in axis else size for dim, size in enumerate(partials.shape)]
     return merged.reshape(shape)
+
+
+def _keep_partials(
+    partials: FloatArray, axis: tuple[int, ...], keepdims: bool
+) -> FloatArray:
+    """Pass block partials on unchanged (the reduction's chunk step)."""
+    return partials
+
+
+def reduce_partials(
+    partials: da.Array, axis: tuple[int, ...], exact: bool, name: str
+) -> da.Array:
+    """Tree-merge lazy partials along ``axis`` with ``dask.array.reduction``.
+
+    Parameters
+    ----------
+    partials : dask.array.Array
+        Partials whose channel axis and last axis are not reduced.
+    axis : tuple of int
+        The axes to merge away.
+    exact : bool
+        Whether histograms are exact integer counts.
+    name : str
+        Key prefix of the reduction's tasks.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(C, PARTIAL_FIELDS + n_bins)`` merged partials.
+    """
+    merge = functools.partial(combine_partials, exact=exact)
+    reduced: da.Array = da.reduction(
+        partials,
+        chunk=_keep_partials,
+        combine=merge,
+        aggregate=merge,
+        axis=axis,
+        keepdims=False,
+        dtype=np.float64,
+        concatenate=True,
+        name=name,
+        meta=np.empty((0, 0), dtype=np.float64),
+    )
+    return reduced
+
+
+def reduce_stack(
+    pixels: da.Array,
+    region_weights: FloatArray | None,
+    cell_size: tuple[int, ...],
+    histogram: HistogramPlan,
+    moments: bool,
+) -> da.Array:
+    """Build one stack's merged partials: one task per block, then a tree merge.
+
+    Parameters
+    ----------
+    pixels : dask.array.Array
+        ``(S, C, *spatial)`` pixels.
+    region_weights : numpy.ndarray or None
+        ``(S, *grid_shape)`` cell weights (one graph key, not a copy per task).
+    cell_size : tuple of int
+        Cell size along the spatial axes.
+    histogram : HistogramPlan
+        How blocks histogram their pixels.
+    moments : bool
+        Whether to compute means and ``M2``.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(C, PARTIAL_FIELDS + n_bins)`` merged partials.
+    """
+    ndim = pixels.ndim
+    values = None if region_weights is None else delayed(region_weights, pure=True)
+    token = tokenize(pixels.name, region_weights, cell_size, histogram, moments)
+    block_chunks = tuple(
+        pixels.chunks[axis] if axis == 1 else (1,) * pixels.numblocks[axis]
+        for axis in range(ndim)
+    )
+    partials = da.map_blocks(
+        compute_block_partials,
+        pixels,
+        values,
+        cell_size=cell_size,
+        histogram=histogram,
+        moments=moments,
+        chunks=(*block_chunks, (HISTOGRAM + histogram.n_bins,)),
+        new_axis=[ndim],
+        dtype=np.float64,
+        meta=np.empty((0,) * (ndim + 1), dtype=np.float64),
+        name=f"careamics-statistics-block-{token}",
+    )
+    axis = tuple(dim for dim in range(ndim) if dim != 1)
+    name = f"careamics-statistics-merge-{token}"
+    return reduce_partials(partials, axis, histogram.exact, name)

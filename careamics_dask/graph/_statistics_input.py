@@ -39,7 +39,9 @@ class RegionWeights:
     """Sampling weights of a stack's grid cells (e.g. background-filter weights).
 
     A pixel's weight is the weight of the cell ``pixel // cell_size`` that holds it;
-    pixels past the grid take the nearest cell. Weight 0 leaves pixels out.
+    pixels past the grid take the nearest cell. Weight 0 leaves pixels out. This
+    approximates how often random patches drawn with these region weights cover
+    each pixel (see :mod:`careamics_dask.graph.statistics` for the exact coverage).
 
     Attributes
     ----------

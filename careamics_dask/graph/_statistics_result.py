@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from careamics_dask.graph._histogram import histogram_quantile
+from careamics_dask.graph._histogram import (
+    HistogramPlan,
+    exact_quantile,
+    histogram_quantile,
+)
 from careamics_dask.graph._partials import (
+    COUNT,
     HISTOGRAM,
     M2,
     MAXIMUM,
     MEAN,
     MINIMUM,
+    SCALE,
+    START,
     WEIGHT,
     merge_partials,
 )
@@ -122,14 +129,17 @@ class StatisticsGraph:
         One value per channel, or one for all channels pooled.
     lower_quantiles, upper_quantiles : tuple of float
         Quantile levels of each result value (empty unless ``kind="quantile"``).
+    histogram : HistogramPlan
+        How the partials histogram pixels.
     partials : dask.array.Array
-        ``(C, 5 + bins)`` float64 merged partials of the selected channels.
+        ``(C, 8 + bins)`` float64 merged partials of the selected channels.
     """
 
     kind: StatisticsKind
     per_channel: bool
     lower_quantiles: tuple[float, ...]
     upper_quantiles: tuple[float, ...]
+    histogram: HistogramPlan
     partials: da.Array
 
     def finalize(self, partials: FloatArray) -> Statistics:
@@ -148,15 +158,22 @@ class StatisticsGraph:
         Raises
         ------
         ValueError
-            When no pixel has a positive weight (the reference's message).
+            When no pixel has a positive weight (the reference's message), or
+            pixels are NaN or infinite.
         """
         rows = np.asarray(partials, dtype=np.float64)
         if not self.per_channel:
-            rows = merge_partials(rows[:, None, :])
+            rows = merge_partials(rows[:, None, :], self.histogram.exact)
         weights = rows[:, WEIGHT]
         if rows.shape[0] == 0 or not (weights > 0).all():
             raise ValueError(NO_DATA_MESSAGE)
         lows, highs = rows[:, MINIMUM], rows[:, MAXIMUM]
+        if not np.isfinite(rows[:, :HISTOGRAM]).all():
+            raise ValueError(
+                "Statistics not finite: expected finite pixels, got extremes "
+                f"{lows.tolist()} and {highs.tolist()}. Replace NaN and inf pixels "
+                "before computing statistics, or give the statistics in the config."
+            )
         if self.kind == "mean_std":
             stds = np.sqrt(np.maximum(rows[:, M2], 0.0) / weights)
             return Statistics(
@@ -175,7 +192,7 @@ class StatisticsGraph:
         lower, upper = (
             np.array(
                 [
-                    histogram_quantile(low, high, row[HISTOGRAM:], level)
+                    self._quantile(low, high, row, level)
                     for low, high, row, level in zip(
                         lows, highs, rows, levels, strict=True
                     )
@@ -189,3 +206,17 @@ class StatisticsGraph:
             lower_quantile_values=_as_tuple(lower),
             upper_quantile_values=_as_tuple(widen_constant(lower, upper)),
         )
+
+    def _quantile(
+        self, low: float, high: float, row: FloatArray, level: float
+    ) -> float:
+        if level <= 0.0:
+            return low
+        if level >= 1.0:
+            return high
+        offset = self.histogram.offset
+        counts, n_pixels = row[HISTOGRAM:], float(row[COUNT])
+        if offset is None:
+            scale, start = int(row[SCALE]), int(row[START])
+            return histogram_quantile(low, high, scale, start, counts, n_pixels, level)
+        return exact_quantile(counts, offset, n_pixels, level)

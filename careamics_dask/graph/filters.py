@@ -20,18 +20,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
 import numpy.typing as npt
-import xarray as xr
-from dask.base import compute, tokenize
+from dask.base import compute
 
+from careamics_dask.config.patch_filter import (
+    MaskPatchFilterConfig,
+    MaxPatchFilterConfig,
+    MeanStdPatchFilterConfig,
+    ShannonPatchFilterConfig,
+)
 from careamics_dask.graph._filter_blocks import (
-    evaluate_background_block,
-    plan_block_chunks,
+    build_stack_background,
+    grid_shape,
+    reference_channel,
+    shape_of,
 )
 from careamics_dask.graph._filter_rules import (
     MaskPatchFilter,
@@ -39,18 +44,16 @@ from careamics_dask.graph._filter_rules import (
     MeanStdPatchFilter,
     RegionFilter,
     ShannonPatchFilter,
-    create_patch_filter,
-    shannon_entropy,
 )
+from careamics_dask.graph._region_statistics import shannon_entropy
 from careamics_dask.patching import StratifiedPatching
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from careamics_dask.config.patch_filter import (
-        MaskPatchFilterConfig,
-        PatchFilterConfig,
-    )
+    import dask.array as da
+
+    from careamics_dask.config.patch_filter import PatchFilterConfig
 
 __all__ = [
     "MaskPatchFilter",
@@ -69,9 +72,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BoolArray = npt.NDArray[np.bool_]
-
-# Pixels per block for NumPy-backed stacks (which have no storage chunks).
-_IN_MEMORY_BLOCK_PIXELS = 2**20
 
 
 def build_background(
@@ -127,9 +127,9 @@ def build_background(
         )
     result = []
     for index, stack in enumerate(stacks):
-        pixels = _reference_channel(stack, filter_config.ref_channel, patch, index)
-        grid = _grid_shape(pixels.shape[1:], patch, grid_shapes, index)
-        result.append(_background_graph(pixels, patch_filter, patch, grid))
+        pixels = reference_channel(stack, filter_config.ref_channel, patch, index)
+        grid = grid_shape(shape_of(pixels)[1:], patch, grid_shapes, index)
+        result.append(build_stack_background(pixels, patch_filter, patch, grid))
     return result
 
 
@@ -233,7 +233,11 @@ def apply_background_filter(
     Background regions get weight ``filter_config.filtered_patch_prob``; the
     others keep theirs. As in the reference, a later filter (the mask filter
     after the patch filter) overwrites the weight of the regions it finds, it does
-    not multiply. Logs the reference's INFO message.
+    not multiply. The weights are set in one call of
+    :meth:`StratifiedPatching.set_all_region_weights`, which replaces every
+    weight, so it is given the current weights with the background regions'
+    changed (a weight of 1 lowers no patch count, set or not). Logs the
+    reference's INFO message.
 
     Parameters
     ----------
@@ -278,7 +282,7 @@ def apply_background_filter(
             "StratifiedPatching. Use the 'stratified' patching strategy."
         )
     shapes = stratified_patching.data_shapes
-    sizes = [int(_shape_of(s)[0]) for s in stacks]
+    sizes = [shape_of(s)[0] for s in stacks]
     if sizes != [int(s[0]) for s in shapes]:
         raise ValueError(
             "Filter stacks do not match the patching's stacks: expected samples per "
@@ -290,7 +294,9 @@ def apply_background_filter(
     background = compute_background(
         stacks, filter_config, patch.tolist(), grid_shapes=grids, progress=progress
     )
-    found = np.concatenate([b.reshape(-1) for b in background])
+    found = np.concatenate(
+        [np.zeros(0, np.bool_), *(b.reshape(-1) for b in background)]
+    )
     old = stratified_patching.n_patches
     weights = np.array(stratified_patching.region_weights)
     weights[found] = filter_config.filtered_patch_prob
@@ -306,92 +312,43 @@ def apply_background_filter(
     return n_found
 
 
-def _shape_of(stack: Any) -> tuple[int, ...]:
-    return tuple(int(n) for n in np.shape(stack))
+def create_patch_filter(
+    config: PatchFilterConfig | MaskPatchFilterConfig,
+) -> RegionFilter:
+    """Return the filter a filter config describes.
 
+    Parameters
+    ----------
+    config : MaxPatchFilterConfig, MeanStdPatchFilterConfig, ShannonPatchFilterConfig
+        or MaskPatchFilterConfig
+        The config; the mask config is accepted too (the reference builds its
+        filter directly).
 
-def _reference_channel(
-    stack: Any, ref_channel: int, patch: tuple[int, ...], index: int
-) -> Any:
-    """Return ``(S, *spatial)`` pixels of the reference channel (NumPy or Dask)."""
-    data = stack.data if isinstance(stack, xr.DataArray) else stack
-    shape = _shape_of(data)
-    if len(shape) != 2 + len(patch):
-        raise ValueError(
-            f"Image stack {index} has the wrong number of axes for the filter: "
-            f"expected S C {'Z ' if len(patch) == 3 else ''}Y X "
-            f"({2 + len(patch)} axes for patch size {list(patch)}), got shape "
-            f"{shape}. Open images with careamics_dask.loaders.open_images."
-        )
-    if not 0 <= ref_channel < shape[1]:
-        raise ValueError(
-            f"Filter reference channel out of range: expected 0 <= ref_channel < "
-            f"{shape[1]}, got {ref_channel} (image stack {index}, shape {shape}). "
-            "`ref_channel` indexes the raw data's channels, before `channels`."
-        )
-    return data[:, ref_channel]
+    Returns
+    -------
+    RegionFilter
+        The filter.
 
+    Raises
+    ------
+    ValueError
+        When the config is of no known kind.
 
-def _grid_shape(
-    spatial: tuple[int, ...],
-    patch: tuple[int, ...],
-    grid_shapes: Sequence[Sequence[int]] | None,
-    index: int,
-) -> tuple[int, ...]:
-    if grid_shapes is None:
-        return tuple((n + 1) // p for n, p in zip(spatial, patch, strict=True))
-    grid = tuple(int(g) for g in grid_shapes[index])
-    if len(grid) != len(patch) or any(g < 0 for g in grid):
-        raise ValueError(
-            f"Grid shape of image stack {index} is invalid: expected {len(patch)} "
-            f"non-negative sizes, got {list(grid)}. Use (shape + 1) // patch_size."
-        )
-    return grid
-
-
-def _background_graph(
-    pixels: Any,
-    patch_filter: RegionFilter,
-    patch: tuple[int, ...],
-    grid: tuple[int, ...],
-) -> da.Array:
-    """Return the lazy ``(S, *grid)`` decisions of one stack's reference channel."""
-    n_samples, spatial = int(pixels.shape[0]), _shape_of(pixels)[1:]
-    if n_samples == 0 or math.prod(grid) == 0:
-        empty: da.Array = da.zeros((n_samples, *grid), dtype=np.bool_, chunks=-1)
-        return empty
-    extent = tuple((g + 1) * p for g, p in zip(grid, patch, strict=True))
-    if isinstance(pixels, da.Array):
-        storage = pixels.chunks[1:]
-    else:  # in memory: blocks of about _IN_MEMORY_BLOCK_PIXELS pixels
-        edge = round(_IN_MEMORY_BLOCK_PIXELS ** (1 / len(patch)))
-        storage = tuple((edge,) * -(-n // edge) for n in spatial)
-        pixels = da.from_array(pixels, chunks=(1, *(c[0] for c in storage)))
-    blocks = tuple(
-        plan_block_chunks(c, p, g + 1)
-        for c, p, g in zip(storage, patch, grid, strict=True)
+    Examples
+    --------
+    >>> create_patch_filter(MaxPatchFilterConfig(threshold=0.5, coverage=0.125))
+    MaxPatchFilter(threshold=0.5, coverage=0.125)
+    """
+    if isinstance(config, MaxPatchFilterConfig):
+        return MaxPatchFilter(config.threshold, config.coverage)
+    if isinstance(config, MeanStdPatchFilterConfig):
+        return MeanStdPatchFilter(config.mean_threshold, config.std_threshold)
+    if isinstance(config, ShannonPatchFilterConfig):
+        return ShannonPatchFilter(config.threshold)
+    if isinstance(config, MaskPatchFilterConfig):
+        return MaskPatchFilter(config.coverage)
+    raise ValueError(
+        f"Unknown filter name: {config}. Expected a MaxPatchFilterConfig ('max'), "
+        "MeanStdPatchFilterConfig ('mean_std'), ShannonPatchFilterConfig ('shannon') "
+        "or MaskPatchFilterConfig ('mask')."
     )
-    pixels = pixels[(slice(None), *(slice(0, e) for e in extent))]
-    padding = [(0, max(0, e - n)) for e, n in zip(extent, spatial, strict=True)]
-    if any(after for _, after in padding):
-        pixels = da.pad(pixels, [(0, 0), *padding], mode="constant")
-    pixels = pixels.rechunk(((1,) * n_samples, *blocks))
-    out_chunks = tuple(
-        (*(b // p for b in axis[:-1]), axis[-1] // p - 1)
-        for axis, p in zip(blocks, patch, strict=True)
-    )
-    name = "careamics-filter-" + tokenize(pixels, patch_filter, patch)
-    result = da.map_overlap(
-        evaluate_background_block,
-        pixels,
-        depth={0: 0, **{axis + 1: (0, p) for axis, p in enumerate(patch)}},
-        boundary="none",
-        trim=False,
-        chunks=((1,) * n_samples, *out_chunks),
-        dtype=np.bool_,
-        meta=np.empty((0,) * (1 + len(patch)), dtype=np.bool_),
-        name=name,
-        patch_filter=patch_filter,
-        patch_size=patch,
-    )
-    return cast("da.Array", result)

@@ -1,9 +1,9 @@
 """Normalization statistics as Dask reductions: one pass, one compute, small result.
 
 Every storage block of every image stack becomes one small float64 partial per
-channel (total weight, mean, ``M2``, minimum, maximum, and for quantiles a histogram
-over the block's own range); partials merge in a Dask tree reduction per stack, then
-across stacks, and only ``channels x (5 + bins)`` numbers come back to the client,
+channel (total weight, pixel count, mean, ``M2``, extremes and, for quantiles, a
+histogram); partials merge in a Dask tree reduction per stack, then
+across stacks, and only ``channels x (8 + bins)`` numbers come back to the client,
 which reads the statistics off them (:mod:`careamics_dask.graph._partials`).
 
 Differences from CAREamics (``reference_semantics.md`` §4.3)
@@ -20,9 +20,14 @@ Differences from CAREamics (``reference_semantics.md`` §4.3)
   module uses ``w[g]`` alone. Zero padding of patches past image borders is not
   counted either.
 - Mean/std: weighted mean and **population** std, exact up to float64 rounding.
-  Quantiles: equal-width histograms of ``HISTOGRAM_BINS`` bins per block, merged by
-  proportional re-binning; the error is a few bin widths, well under 0.5 % of the data
-  range. Levels 0 and 1 give the exact minimum and maximum.
+- Quantiles follow NumPy's ``"linear"`` method (level ``q`` at rank ``q (n - 1)``);
+  a pixel of weight ``w`` counts as ``w / mean(w)`` pixels. Integer pixels of at most
+  16 bits (and booleans) are counted exactly, one bin per value, so the result is
+  ``numpy.quantile``'s exactly. Other dtypes use ``HISTOGRAM_BINS`` aligned
+  power-of-two bins per block, which merge without loss: the error is below one final
+  bin (about ``2 / HISTOGRAM_BINS`` of the data range, 0.05 %) plus the gap between
+  neighbouring values in sparse tails. A far outlier widens the range and so
+  coarsens the bins for the bulk of the data. Levels 0 and 1 give the exact extremes.
 - Constant channels get a usable range instead of the reference's crash: when the
   upper value (maximum, or upper quantile value) equals the lower one ``v``, the
   range is ``[v, v + 1]``, so normalization maps the channel to 0 (as mean/std does
@@ -38,9 +43,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import dask.array as da
-import numpy as np
 from dask.base import compute, tokenize
-from dask.delayed import delayed
 
 from careamics_dask.config.normalization import (
     MeanStdConfig,
@@ -48,11 +51,8 @@ from careamics_dask.config.normalization import (
     NoNormConfig,
     QuantileConfig,
 )
-from careamics_dask.graph._partials import (
-    HISTOGRAM,
-    combine_partials,
-    compute_block_partials,
-)
+from careamics_dask.graph._histogram import HistogramPlan, plan_histogram
+from careamics_dask.graph._partials import reduce_partials, reduce_stack
 from careamics_dask.graph._statistics_input import (
     NO_DATA_MESSAGE,
     RegionWeights,
@@ -66,7 +66,6 @@ from careamics_dask.graph._statistics_result import Statistics, StatisticsGraph
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    import numpy.typing as npt
     import xarray as xr
 
 __all__ = [
@@ -85,63 +84,6 @@ logger = logging.getLogger(__name__)
 
 HISTOGRAM_BINS = 4096
 """Bins of every block and merged histogram (quantile statistics)."""
-
-
-def _keep_partials(
-    partials: npt.NDArray[np.float64], axis: tuple[int, ...], keepdims: bool
-) -> npt.NDArray[np.float64]:
-    """Pass block partials on unchanged (the reduction's chunk step)."""
-    return partials
-
-
-def _reduce(partials: da.Array, axis: tuple[int, ...], name: str) -> da.Array:
-    """Tree-merge partials along ``axis`` (``dask.array.reduction``)."""
-    reduced: da.Array = da.reduction(
-        partials,
-        chunk=_keep_partials,
-        combine=combine_partials,
-        aggregate=combine_partials,
-        axis=axis,
-        keepdims=False,
-        dtype=np.float64,
-        concatenate=True,
-        name=name,
-        meta=np.empty((0, 0), dtype=np.float64),
-    )
-    return reduced
-
-
-def _reduce_stack(
-    pixels: da.Array, weights: RegionWeights | None, n_bins: int, moments: bool
-) -> da.Array:
-    """Build one stack's ``(C, 5 + n_bins)`` merged partials, one task per block."""
-    ndim = pixels.ndim
-    values = None
-    cell_size: tuple[int, ...] = ()
-    if weights is not None:
-        # one graph key for the grid of weights, not a copy in every task
-        values = delayed(weights.values, pure=True)
-        cell_size = weights.cell_size
-    token = tokenize(pixels.name, weights, n_bins, moments)
-    block_chunks = tuple(
-        pixels.chunks[axis] if axis == 1 else (1,) * pixels.numblocks[axis]
-        for axis in range(ndim)
-    )
-    partials = da.map_blocks(
-        compute_block_partials,
-        pixels,
-        values,
-        cell_size=cell_size,
-        n_bins=n_bins,
-        moments=moments,
-        chunks=(*block_chunks, (HISTOGRAM + n_bins,)),
-        new_axis=[ndim],
-        dtype=np.float64,
-        meta=np.empty((0,) * (ndim + 1), dtype=np.float64),
-        name=f"careamics-statistics-block-{token}",
-    )
-    axis = tuple(dim for dim in range(ndim) if dim != 1)
-    return _reduce(partials, axis, f"careamics-statistics-merge-{token}")
 
 
 def build_statistics_graph(
@@ -186,30 +128,43 @@ def build_statistics_graph(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import xarray as xr
     >>> stack = xr.DataArray(np.arange(8.0).reshape(1, 2, 2, 2), dims=list("SCYX"))
     >>> graph = build_statistics_graph([stack], "min_max")
-    >>> graph.partials.shape
-    (2, 5)
+    >>> graph.partials.shape  # 8 numbers per channel, no histogram for min_max
+    (2, 8)
     """
     kind = check_kind(kind)
     pixels = stack_pixels(stacks, channels, weights)
     lower, upper = resolve_levels(
         kind, per_channel, pixels[0][0].shape[1], lower_quantiles, upper_quantiles
     )
-    n_bins = HISTOGRAM_BINS if kind == "quantile" else 0
+    histogram = HistogramPlan(n_bins=0)
+    if kind == "quantile":
+        histogram = plan_histogram((data.dtype for data, _ in pixels), HISTOGRAM_BINS)
     moments = kind == "mean_std"
-    reduced = [_reduce_stack(data, w, n_bins, moments) for data, w in pixels]
+    reduced = [
+        reduce_stack(
+            data,
+            None if w is None else w.values,
+            () if w is None else w.cell_size,
+            histogram,
+            moments,
+        )
+        for data, w in pixels
+    ]
     merged = reduced[0]
     if len(reduced) > 1:
-        token = tokenize([part.name for part in reduced])
+        name = f"careamics-statistics-stacks-{tokenize([r.name for r in reduced])}"
         stacked = da.stack([part.rechunk({0: -1}) for part in reduced])
-        merged = _reduce(stacked, (0,), f"careamics-statistics-stacks-{token}")
+        merged = reduce_partials(stacked, (0,), histogram.exact, name)
     return StatisticsGraph(
         kind=kind,
         per_channel=per_channel,
         lower_quantiles=lower,
         upper_quantiles=upper,
+        histogram=histogram,
         partials=merged,
     )
 
@@ -270,6 +225,7 @@ def compute_statistics(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import xarray as xr
     >>> stack = xr.DataArray(np.arange(8.0).reshape(1, 2, 2, 2), dims=list("SCYX"))
     >>> compute_statistics([stack], "min_max").pair
@@ -351,6 +307,7 @@ def resolve_normalization(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import xarray as xr
     >>> stack = xr.DataArray(np.arange(8.0).reshape(1, 2, 2, 2), dims=list("SCYX"))
     >>> norm = MinMaxConfig()

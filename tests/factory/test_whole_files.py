@@ -22,7 +22,8 @@ READS: list[str] = []
 
 def read_npy(path: Path, **kwargs: Any) -> np.ndarray:
     READS.append(Path(path).name)
-    return np.load(path)
+    data: np.ndarray = np.load(path)
+    return data
 
 
 def test_each_file_decoded_once_per_epoch(tmp_path: Path) -> None:
