@@ -55,6 +55,10 @@ def cached_open(key: Hashable, opener: Callable[[], T]) -> T:
             return _cache[key]  # type: ignore[no-any-return]
     opened = opener()
     with _lock:
+        if key in _cache:  # another thread opened it meanwhile: keep one handle
+            _close(opened)
+            _cache.move_to_end(key)
+            return _cache[key]  # type: ignore[no-any-return]
         _cache[key] = opened
         _cache.move_to_end(key)
         while len(_cache) > _MAX_OPEN:

@@ -54,9 +54,16 @@ def test_each_file_decoded_once_per_epoch(tmp_path: Path) -> None:
     y, x = spec["coords"]
     raw = first[spec["sample_idx"], y : y + 16, x : x + 16]
     # the first patch (possibly flipped or rotated) holds the same pixels
-    assert np.isclose(np.sort(batches[0].input[0, 0].ravel()), np.sort(raw.ravel())).all()
+    assert np.isclose(
+        np.sort(batches[0].input[0, 0].ravel()), np.sort(raw.ravel())
+    ).all()
 
 
 def test_lazy_tiff_and_custom_use_the_limit_files_extractor() -> None:
-    assert select_patch_extractor_type("custom", in_memory=False) is LimitFilesPatchExtractor
-    assert select_patch_extractor_type("tiff", in_memory=True).__name__ == "PatchExtractor"
+    assert (
+        select_patch_extractor_type("custom", in_memory=False)
+        is LimitFilesPatchExtractor
+    )
+    assert (
+        select_patch_extractor_type("tiff", in_memory=True).__name__ == "PatchExtractor"
+    )
