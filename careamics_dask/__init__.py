@@ -47,6 +47,7 @@ from careamics_dask.factory import (
     select_image_stack_loader,
     select_patch_extractor_type,
 )
+from careamics_dask.feeding import BatchStream, get_client
 from careamics_dask.loaders import (
     ImageStackLoading,
     Loading,
@@ -65,6 +66,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "AxesError",
     "Batch",
+    "BatchStream",
     "CareamicsDaskError",
     "CareamicsDaskWarning",
     "CareamicsDataset",
@@ -95,6 +97,7 @@ __all__ = [
     "create_train_dataset",
     "create_train_val_datasets",
     "create_val_split_datasets",
+    "get_client",
     "init_patch_extractor",
     "load_config",
     "open_image",

@@ -20,8 +20,26 @@ __all__ = [
 ]
 
 
+def _rebuild(
+    cls: type[Exception], args: tuple[object, ...], state: dict[str, object]
+) -> Exception:
+    """Recreate an error from its message and attributes (for pickling)."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class CareamicsDaskError(Exception):
-    """Base class of every error raised by careamics_dask."""
+    """Base class of every error raised by careamics_dask.
+
+    Errors pickle with their attributes, so an error raised in a Dask task on a
+    worker reaches the client as the same type with the same ``source``, ``array``
+    and ``region``.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class CareamicsDaskWarning(UserWarning):

@@ -1,0 +1,328 @@
+"""A stream of batches built on a cluster: a bounded window of futures, resumable.
+
+:class:`BatchStream` turns a dataset into an iterator of batches
+(:class:`~careamics_dask.factory.region_data.Batch`). Every batch is one task
+(``build_batch``) submitted to a ``distributed`` cluster, or run on local threads
+when there is no cluster; at most ``prefetch`` are in flight, results are fetched
+directly from the workers and released as soon as they are yielded. The order is
+deterministic: the same seed gives the same batches whatever the number of workers,
+the order in which futures complete, or a resume in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import math
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from dask.base import tokenize
+
+from careamics_dask.factory.region_data import Batch
+from careamics_dask.graph.batch import build_batch
+from careamics_dask.runtime import get_option
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import numpy.typing as npt
+    from distributed import Client
+
+    from careamics_dask.factory.dataset import CareamicsDataset
+
+__all__ = ["BatchStream"]
+
+logger = logging.getLogger(__name__)
+
+_SHUFFLE_KEY = 0x5EED_0F_BA7C4
+"""Spawn-key word that separates the stream's shuffling from other random draws."""
+
+_STATE_KEYS = ("seed", "shuffle", "rank", "world_size", "n_patches", "batch_size")
+
+
+class BatchStream:
+    """Iterate over batches of a dataset, built on a cluster ahead of time.
+
+    Parameters
+    ----------
+    dataset : CareamicsDataset
+        The dataset.
+    client : distributed.Client, optional
+        Where batches are built. ``None`` uses the current default client if there
+        is one, else local threads (no cluster at all; same batches).
+    prefetch : int, optional
+        Batches in flight; default ``careamics-dask.batching.prefetch``.
+    epochs : int, default 1
+        Epochs to stream.
+    shuffle : bool, optional
+        Shuffle patches across batches each epoch (seeded by the dataset's seed and
+        the epoch). Default: the config's ``train_dataloader_params["shuffle"]`` in
+        training, False otherwise.
+    rank : int, default 0
+        This process's rank in a data-parallel job.
+    world_size : int, default 1
+        The number of ranks; each gets a disjoint, equally sized share of every
+        epoch's batches (the remainder is dropped).
+    retries : int, optional
+        Retries of a failed batch task; default ``careamics-dask.batching.retries``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from careamics_dask.config import DataConfig
+    >>> from careamics_dask.factory import create_dataset
+    >>> config = DataConfig(mode="validating", data_type="array", axes="SYX",
+    ...     patching={"name": "fixed_random", "patch_size": [8, 8]},
+    ...     normalization={"name": "none"}, batch_size=4, seed=1)
+    >>> stream = BatchStream(create_dataset(config, np.ones((2, 16, 16)), None))
+    >>> [batch.input.shape for batch in stream]
+    [(4, 1, 8, 8), (4, 1, 8, 8)]
+    """
+
+    def __init__(
+        self,
+        dataset: CareamicsDataset,
+        client: Client | None = None,
+        *,
+        prefetch: int | None = None,
+        epochs: int = 1,
+        shuffle: bool | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        retries: int | None = None,
+    ) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(
+                f"Rank must be in [0, world_size): expected 0 <= rank < {world_size}, "
+                f"got rank {rank}."
+            )
+        if epochs < 1:
+            raise ValueError(f"Epochs must be at least 1, got {epochs}.")
+        self.dataset = dataset
+        self.client = client if client is not None else _default_client()
+        self.prefetch = max(1, int(get_option("batching.prefetch", prefetch)))
+        self.retries = int(get_option("batching.retries", retries))
+        self.epochs = int(epochs)
+        self.shuffle = _default_shuffle(dataset) if shuffle is None else bool(shuffle)
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.seed = int(dataset.config.seed)
+        self.epoch = 0
+        self.position = 0
+        self._plan = dataclasses.replace(
+            dataset.plan,
+            threads=int(get_option("batching.read-threads")),
+            cache_bytes=int(get_option("cache.bytes")),
+        )
+        self._token = tokenize(dataset._token(), self.shuffle, self.seed)
+
+    # --- order -------------------------------------------------------------------
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches this rank receives per epoch."""
+        total = math.ceil(len(self.dataset) / self.dataset.batch_size)
+        if self.world_size == 1:
+            return total
+        return total // self.world_size
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch * self.epochs
+
+    def epoch_order(self, epoch: int) -> list[npt.NDArray[np.int64]]:
+        """Return the dataset indices of this rank's batches in one epoch, in order.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One array of dataset indices per batch.
+        """
+        n = len(self.dataset)
+        order = np.arange(n, dtype=np.int64)
+        if self.shuffle:
+            sequence = np.random.SeedSequence(
+                self.seed, spawn_key=(_SHUFFLE_KEY, epoch)
+            )
+            order = np.random.default_rng(sequence).permutation(n).astype(np.int64)
+        size = self.dataset.batch_size
+        batches = [order[i : i + size] for i in range(0, n, size)]
+        if self.world_size > 1:
+            usable = len(batches) // self.world_size * self.world_size
+            batches = batches[self.rank : usable : self.world_size]
+        return batches
+
+    # --- resume ------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, int | bool]:
+        """Return where the stream is: the next batch to yield, and its identity.
+
+        Returns
+        -------
+        dict
+            ``epoch`` and ``batch`` (the next one), plus the settings a resumed
+            stream must share.
+        """
+        return {
+            "epoch": self.epoch,
+            "batch": self.position,
+            "seed": self.seed,
+            "shuffle": self.shuffle,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "n_patches": len(self.dataset),
+            "batch_size": self.dataset.batch_size,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume at the batch a :meth:`state_dict` recorded.
+
+        Parameters
+        ----------
+        state : dict
+            The output of :meth:`state_dict`.
+
+        Raises
+        ------
+        ValueError
+            When the state belongs to a stream with other settings (seed, shuffle,
+            rank, world size, dataset length or batch size).
+        """
+        mine = self.state_dict()
+        different = {
+            k: (state.get(k), mine[k]) for k in _STATE_KEYS if state.get(k) != mine[k]
+        }
+        if different:
+            raise ValueError(
+                "Cannot resume a BatchStream from another stream's state: these "
+                f"settings differ (saved, current): {different}. Build the stream "
+                "with the same dataset and settings."
+            )
+        self.epoch = int(state["epoch"])
+        self.position = int(state["batch"])
+
+    # --- iteration ---------------------------------------------------------------
+
+    def _jobs(self) -> Iterator[tuple[int, int, npt.NDArray[np.int64]]]:
+        """Yield (epoch, position, indices) from the current position on."""
+        epoch, position = self.epoch, self.position
+        while epoch < self.epochs:
+            order = self.epoch_order(epoch)
+            for index in range(position, len(order)):
+                yield epoch, index, order[index]
+            epoch, position = epoch + 1, 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.client is not None:
+            submit, wait = self._distributed(self.client)
+            return self._iterate(submit, wait)
+        return self._iterate_local()
+
+    def _iterate(self, submit: Any, wait: Any) -> Iterator[Batch]:
+        window: collections.deque[tuple[int, int, npt.NDArray[np.int64], Any]] = (
+            collections.deque()
+        )
+        jobs = self._jobs()
+        try:
+            for job in jobs:
+                window.append((*job, submit(*job)))
+                if len(window) >= self.prefetch:
+                    yield self._finish(window.popleft(), wait=wait)
+            while window:
+                yield self._finish(window.popleft(), wait=wait)
+        finally:
+            for *_, future in window:
+                _cancel(future)
+
+    def _iterate_local(self) -> Iterator[Batch]:
+        workers = max(1, min(self.prefetch, os.cpu_count() or 1))
+        with ThreadPoolExecutor(workers, thread_name_prefix="careamics-batch") as pool:
+
+            def submit(
+                epoch: int, _: int, indices: npt.NDArray[np.int64]
+            ) -> Future[Any]:
+                rows = self.dataset.patch_table(epoch).take(indices)
+                return pool.submit(build_batch, self._plan, rows, indices, epoch)
+
+            yield from self._iterate(submit, Future.result)
+
+    def _distributed(self, client: Client) -> tuple[Any, Any]:
+        plan = client.scatter(self._plan, broadcast=False, hash=False)
+        tables: dict[int, Any] = {}
+
+        def submit(epoch: int, index: int, indices: npt.NDArray[np.int64]) -> Any:
+            if epoch not in tables:
+                tables.clear()
+                tables[epoch] = self.dataset.patch_table(epoch)
+            rows = tables[epoch].take(indices)
+            key = f"careamics-batch-{self._token}-{self.rank}-{epoch}-{index}"
+            return client.submit(
+                build_batch,
+                plan,
+                rows,
+                indices,
+                epoch,
+                key=key,
+                retries=self.retries,
+                pure=False,
+            )
+
+        def wait(future: Any) -> Any:
+            return client.gather(future, direct=True)
+
+        return submit, wait
+
+    def _finish(
+        self,
+        item: tuple[int, int, npt.NDArray[np.int64], Any],
+        *,
+        wait: Any,
+    ) -> Batch:
+        epoch, index, indices, future = item
+        inputs, targets = wait(future)
+        _cancel(future)
+        self.epoch, self.position = epoch, index + 1
+        if self.position >= self.batches_per_epoch:
+            self.epoch, self.position = epoch + 1, 0
+        logger.debug("yielding batch %d of epoch %d", index, epoch)
+        return Batch(
+            input=inputs,
+            target=targets,
+            specs=self.dataset.patch_table(epoch).take(indices),
+            indices=indices,
+            epoch=epoch,
+            index=index,
+        )
+
+
+def _cancel(future: Any) -> None:
+    release = getattr(future, "release", None)
+    if callable(release):
+        release()
+    elif isinstance(future, Future):
+        future.cancel()
+
+
+def _default_client() -> Client | None:
+    try:
+        from distributed import default_client
+
+        client: Client = default_client()
+    except (ImportError, ValueError):
+        return None
+    return client
+
+
+def _default_shuffle(dataset: CareamicsDataset) -> bool:
+    config = dataset.config
+    if config.mode != "training":
+        return False
+    return bool(config.train_dataloader_params.get("shuffle", True))

@@ -1,0 +1,49 @@
+"""Runtime knobs in dask.config under ``careamics-dask``, read on the client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dask.config
+import yaml
+
+__all__ = ["get_option"]
+
+_DEFAULTS = Path(__file__).with_name("careamics_dask.yaml")
+
+with _DEFAULTS.open() as _file:
+    dask.config.update_defaults(yaml.safe_load(_file))
+
+
+def get_option(key: str, value: Any = None) -> Any:
+    """Return a runtime knob: ``value`` when given, else the dask config's.
+
+    Call it on the client when a graph is built and pass the result into tasks;
+    never inside a task (a worker's config may differ).
+
+    Parameters
+    ----------
+    key : str
+        The key below ``careamics-dask``, e.g. ``"batching.prefetch"``.
+    value : Any, optional
+        An explicit value, which wins (the None-sentinel pattern).
+
+    Returns
+    -------
+    Any
+        The value.
+
+    Examples
+    --------
+    >>> get_option("batching.prefetch")
+    8
+    >>> with dask.config.set({"careamics-dask.batching.prefetch": 3}):
+    ...     get_option("batching.prefetch")
+    3
+    >>> get_option("batching.prefetch", 5)
+    5
+    """
+    if value is not None:
+        return value
+    return dask.config.get(f"careamics-dask.{key}")

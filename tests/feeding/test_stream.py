@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+import zarr
+from distributed import Client, LocalCluster
+
+from careamics_dask.config import DataConfig
+from careamics_dask.errors import SourceReadError
+from careamics_dask.factory import (
+    TrainValSplitData,
+    create_dataset,
+    create_train_dataset,
+)
+from careamics_dask.feeding import BatchStream, get_client
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from careamics_dask.factory import Batch, CareamicsDataset
+
+RNG = np.random.default_rng(5)
+IMAGES = RNG.integers(0, 2000, (4, 64, 64)).astype(np.uint16)
+
+
+def train_dataset(batch_size: int = 8, **kwargs: Any) -> CareamicsDataset:
+    config = DataConfig(
+        mode="training",
+        data_type="array",
+        axes="SYX",
+        patching={"name": "stratified", "patch_size": [16, 16]},
+        normalization={"name": "mean_std"},
+        batch_size=batch_size,
+        seed=11,
+        **kwargs,
+    )
+    return create_train_dataset(config, TrainValSplitData(IMAGES, 1, IMAGES * 2))
+
+
+def signature(batches: list[Batch]) -> list[tuple[int, int, bytes, bytes]]:
+    return [
+        (
+            b.epoch,
+            b.index,
+            b.input.tobytes(),
+            b.target.tobytes() if b.target is not None else b"",
+        )
+        for b in batches
+    ]
+
+
+def test_local_stream_covers_every_patch_once_per_epoch() -> None:
+    dataset = train_dataset()
+    stream = BatchStream(dataset, epochs=2, prefetch=3)
+    batches = list(stream)
+    assert len(batches) == len(stream) == 2 * dataset.n_batches()
+    for epoch in range(2):
+        indices = np.concatenate([b.indices for b in batches if b.epoch == epoch])
+        assert sorted(indices.tolist()) == list(range(len(dataset)))
+    first = [b.indices for b in batches if b.epoch == 0]
+    second = [b.indices for b in batches if b.epoch == 1]
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second, strict=False))
+
+
+def test_stream_batches_equal_dataset_patches() -> None:
+    dataset = train_dataset()
+    for batch in BatchStream(dataset, shuffle=True):
+        for j, index in enumerate(batch.indices[:3]):
+            region, target = dataset[int(index)]
+            np.testing.assert_array_equal(region.data, batch.input[j])
+            assert batch.target is not None
+            np.testing.assert_array_equal(target.data, batch.target[j])
+
+
+def test_unshuffled_validation_stream_matches_batches() -> None:
+    config = DataConfig(
+        mode="validating",
+        data_type="array",
+        axes="SYX",
+        patching={"name": "fixed_random", "patch_size": [16, 16]},
+        normalization={"name": "none"},
+        batch_size=5,
+        seed=2,
+    )
+    dataset = create_dataset(config, IMAGES, None)
+    streamed = list(BatchStream(dataset))
+    assert not BatchStream(dataset).shuffle
+    for batch in streamed:
+        np.testing.assert_array_equal(batch.input, dataset.batch(batch.index).input)
+        assert batch.target is None
+
+
+def test_ranks_are_disjoint_and_equal() -> None:
+    dataset = train_dataset(batch_size=3)
+    shares = [list(BatchStream(dataset, rank=r, world_size=3)) for r in range(3)]
+    sizes = {len(s) for s in shares}
+    assert len(sizes) == 1
+    seen = np.concatenate([b.indices for share in shares for b in share])
+    assert len(seen) == len(set(seen.tolist()))
+    with pytest.raises(ValueError, match="Rank must be in"):
+        BatchStream(dataset, rank=3, world_size=3)
+
+
+def test_resume_exactly_at_next_batch() -> None:
+    dataset = train_dataset()
+    full = signature(list(BatchStream(dataset, epochs=2)))
+    stream = BatchStream(dataset, epochs=2, prefetch=4)
+    taken = []
+    for batch in stream:
+        taken.append(batch)
+        if len(taken) == dataset.n_batches() + 1:
+            break
+    state = stream.state_dict()
+    assert state["epoch"] == 1
+    assert state["batch"] == 1
+    resumed = BatchStream(dataset, epochs=2)
+    resumed.load_state_dict(state)
+    assert signature(taken) + signature(list(resumed)) == full
+    other = BatchStream(dataset, shuffle=False)
+    with pytest.raises(ValueError, match="settings differ"):
+        other.load_state_dict(state)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Client]:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as local,
+        Client(local) as client,
+    ):
+        yield client
+
+
+@pytest.mark.distributed
+def test_cluster_batches_equal_local_batches(cluster: Client) -> None:
+    assert cluster.scheduler.address.startswith("tcp://127.0.0.1:")
+    dataset = train_dataset()
+    local = signature(list(BatchStream(dataset, epochs=2)))
+    remote = list(BatchStream(dataset, cluster, epochs=2, prefetch=4))
+    assert signature(remote) == local
+    # every batch future is released once yielded (release is asynchronous)
+    deadline = time.monotonic() + 5
+    while len(cluster.futures) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(cluster.futures) <= 1
+
+
+@pytest.mark.distributed
+def test_window_bounds_client_futures(cluster: Client) -> None:
+    dataset = train_dataset(batch_size=2)
+    held = []
+    for _ in BatchStream(dataset, cluster, prefetch=3):
+        held.append(len(cluster.futures))
+    assert max(held) <= 3 + 1  # the window and the scattered plan
+
+
+def slow_read(path: Any, **kwargs: Any) -> np.ndarray:
+    time.sleep(0.05)
+    data: np.ndarray = np.load(path)
+    return data
+
+
+@pytest.mark.distributed
+def test_killed_worker_costs_time_not_batches(cluster: Client, tmp_path: Path) -> None:
+    dataset = train_dataset(batch_size=2)
+    expected = signature(list(BatchStream(dataset)))
+    received = []
+    pids = list(cluster.run(os.getpid).values())
+    for batch in BatchStream(dataset, cluster, prefetch=6):
+        received.append(batch)
+        if len(received) == 3:
+            os.kill(pids[0], signal.SIGKILL)
+    assert signature(received) == expected
+    cluster.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.distributed
+def test_corrupt_chunk_stops_the_stream_with_the_region(
+    cluster: Client, tmp_path: Path
+) -> None:
+    store = tmp_path / "bad.zarr"
+    zarr.open_group(store, mode="w").create_array(
+        "img", data=IMAGES, chunks=(1, 32, 32), compressors=None
+    )
+    config = DataConfig(
+        mode="validating",
+        data_type="zarr",
+        axes="SYX",
+        patching={"name": "fixed_random", "patch_size": [16, 16]},
+        normalization={"name": "none"},
+        batch_size=4,
+        seed=3,
+    )
+    dataset = create_dataset(config, store, None)
+    chunk = next(
+        p for p in (store / "img").rglob("*") if p.is_file() and p.name != "zarr.json"
+    )
+    chunk.write_bytes(b"\x00garbage")
+    start = time.monotonic()
+    with pytest.raises(SourceReadError) as info:
+        list(BatchStream(dataset, cluster, retries=0))
+    assert time.monotonic() - start < 60
+    assert "bad.zarr" in info.value.source
+    assert info.value.region.startswith("[")
+
+
+@pytest.mark.distributed
+def test_tls_on_loopback() -> None:
+    pytest.importorskip("cryptography")
+    from distributed.security import Security
+
+    security = Security.temporary()
+    dataset = train_dataset()
+    expected = signature(list(BatchStream(dataset)))
+    with get_client(security=security, n_workers=1, threads_per_worker=1) as client:
+        assert client.scheduler.address.startswith("tls://127.0.0.1:")
+        assert signature(list(BatchStream(dataset, client))) == expected
+
+
+@pytest.mark.distributed
+def test_embedded_client_on_loopback_closes_its_cluster() -> None:
+    with get_client(n_workers=1) as client:
+        cluster = client.cluster
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert "127.0.0.1" in client.dashboard_link
+        assert len(client.scheduler_info()["workers"]) == 1
+    assert cluster.status.name == "closed"
