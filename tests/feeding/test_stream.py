@@ -144,7 +144,7 @@ def cluster() -> Iterator[Client]:
 
 @pytest.mark.distributed
 def test_cluster_batches_equal_local_batches(cluster: Client) -> None:
-    assert cluster.scheduler.address.startswith("tcp://127.0.0.1:")
+    assert str(cluster.scheduler_info()["address"]).startswith("tcp://127.0.0.1:")
     dataset = train_dataset()
     local = signature(list(BatchStream(dataset, epochs=2)))
     remote = list(BatchStream(dataset, cluster, epochs=2, prefetch=4))
@@ -159,9 +159,7 @@ def test_cluster_batches_equal_local_batches(cluster: Client) -> None:
 @pytest.mark.distributed
 def test_window_bounds_client_futures(cluster: Client) -> None:
     dataset = train_dataset(batch_size=2)
-    held = []
-    for _ in BatchStream(dataset, cluster, prefetch=3):
-        held.append(len(cluster.futures))
+    held = [len(cluster.futures) for _ in BatchStream(dataset, cluster, prefetch=3)]
     assert max(held) <= 3 + 1  # the window and the scattered plan
 
 
@@ -224,7 +222,7 @@ def test_tls_on_loopback() -> None:
     dataset = train_dataset()
     expected = signature(list(BatchStream(dataset)))
     with get_client(security=security, n_workers=1, threads_per_worker=1) as client:
-        assert client.scheduler.address.startswith("tls://127.0.0.1:")
+        assert str(client.scheduler_info()["address"]).startswith("tls://127.0.0.1:")
         assert signature(list(BatchStream(dataset, client))) == expected
 
 
@@ -232,7 +230,7 @@ def test_tls_on_loopback() -> None:
 def test_embedded_client_on_loopback_closes_its_cluster() -> None:
     with get_client(n_workers=1) as client:
         cluster = client.cluster
-        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert str(client.scheduler_info()["address"]).startswith("tcp://127.0.0.1:")
         assert "127.0.0.1" in client.dashboard_link
         assert len(client.scheduler_info()["workers"]) == 1
     assert cluster.status.name == "closed"
