@@ -1,0 +1,42 @@
+r"""Patching: pure-NumPy patch tables for every strategy, and the validation split.
+
+Strategies turn image-stack shapes ``S C (Z) Y X`` into :class:`PatchTable`\\ s,
+one per epoch for the random ones; they never touch pixels and never import Dask.
+"""
+
+from __future__ import annotations
+
+from careamics_dask.patching.factory import create_patching
+from careamics_dask.patching.random import (
+    FixedPatching,
+    FixedRandomPatching,
+    RandomPatching,
+)
+from careamics_dask.patching.seeds import epoch_rng, resolve_seed
+from careamics_dask.patching.sequential import SequentialPatching
+from careamics_dask.patching.specs import PatchSpecs, TileSpecs, is_tile_specs
+from careamics_dask.patching.strategy import PatchingStrategy
+from careamics_dask.patching.stratified import StratifiedPatching
+from careamics_dask.patching.table import PatchTable
+from careamics_dask.patching.tiled import TiledPatching
+from careamics_dask.patching.val_split import create_val_split
+from careamics_dask.patching.whole import WholePatching
+
+__all__ = [
+    "FixedPatching",
+    "FixedRandomPatching",
+    "PatchSpecs",
+    "PatchTable",
+    "PatchingStrategy",
+    "RandomPatching",
+    "SequentialPatching",
+    "StratifiedPatching",
+    "TileSpecs",
+    "TiledPatching",
+    "WholePatching",
+    "create_patching",
+    "create_val_split",
+    "epoch_rng",
+    "is_tile_specs",
+    "resolve_seed",
+]

@@ -1,0 +1,183 @@
+"""The automatic validation split: grid cells set aside from stratified training."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from careamics_dask.patching.random import FixedPatching
+from careamics_dask.patching.seeds import VALIDATION_SPLIT_KEY, epoch_rng, resolve_seed
+from careamics_dask.patching.table import PatchTable
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from careamics_dask.patching.stratified import StratifiedPatching
+
+__all__ = ["create_val_split"]
+
+
+def _split_rng(rng_or_seed: np.random.Generator | int | None) -> np.random.Generator:
+    if isinstance(rng_or_seed, np.random.Generator):
+        return rng_or_seed
+    return epoch_rng(resolve_seed(rng_or_seed), 0, VALIDATION_SPLIT_KEY)
+
+
+def _check_request(
+    n_val_patches: int,
+    counts: npt.NDArray[np.int64],
+    capacity: npt.NDArray[np.int64],
+    patch_size: list[int],
+) -> None:
+    """Raise before any draw when the request cannot be met."""
+    n_train = int(counts.sum())
+    available = int(np.minimum(counts, capacity[:, 1]).sum())
+    if n_val_patches < 0:
+        raise ValueError(
+            f"The number of validation patches must not be negative: got "
+            f"{n_val_patches}."
+        )
+    if n_val_patches >= n_train:
+        raise ValueError(
+            "The number of validation patches to be extracted from the training set "
+            f"is too large for given training data size (got {n_val_patches} "
+            f"validation patches but only {n_train} training patches available with "
+            f"patch size {patch_size}). Make sure you have enough data to train "
+            "with, decrease 'n_val_patches' or the patch size."
+        )
+    if n_val_patches > available:
+        raise ValueError(
+            f"Not enough grid cells for the validation split: expected at most "
+            f"{available} validation patches (one per grid cell, at most a sample's "
+            f"patch count per sample), got {n_val_patches}. Decrease 'n_val_patches' "
+            "or the patch size."
+        )
+
+
+def _cell_counts(
+    stratified: StratifiedPatching, cells: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Return region samples, in-image cells and included cells per sample.
+
+    Column 0 of the counts holds the included cells inside the image, column 1
+    all included cells.
+    """
+    offsets = stratified.region_offsets
+    n_samples = len(offsets) - 1
+    region_sample = np.repeat(np.arange(n_samples, dtype=np.int64), np.diff(offsets))
+    spatial = stratified.data_shapes[cells[:, 0], 2:]
+    ends = (cells[:, 2:] + 1) * stratified.patch_size
+    inside: npt.NDArray[np.bool_] = np.asarray((ends <= spatial).all(axis=1))
+    included = ~stratified.excluded_cells
+    per_sample = np.stack(
+        [
+            np.bincount(region_sample[included & inside], minlength=n_samples),
+            np.bincount(region_sample[included], minlength=n_samples),
+        ],
+        axis=1,
+    ).astype(np.int64)
+    return region_sample, inside, per_sample
+
+
+def _allocate(
+    counts: npt.NDArray[np.int64],
+    capacity: npt.NDArray[np.int64],
+    n_val_patches: int,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.int64]:
+    """Return validation cells per sample, in proportion to the patch counts.
+
+    Capped by the in-image cells (column 0) while any is left, then by all cells
+    (column 1).
+    """
+    inside = np.minimum(counts, capacity[:, 0])
+    first = min(n_val_patches, int(inside.sum()))
+    per_sample = np.zeros_like(counts)
+    if first:
+        per_sample += rng.multivariate_hypergeometric(inside, first)
+    if n_val_patches > first:
+        edge = np.minimum(counts, capacity[:, 1]) - inside
+        per_sample += rng.multivariate_hypergeometric(edge, n_val_patches - first)
+    return per_sample
+
+
+def _choose_cells(
+    region_sample: npt.NDArray[np.int64],
+    inside: npt.NDArray[np.bool_],
+    included: npt.NDArray[np.bool_],
+    per_sample: npt.NDArray[np.int64],
+    rng: np.random.Generator,
+) -> npt.NDArray[np.int64]:
+    """Return ``per_sample[s]`` included regions of every sample, in-image first."""
+    candidates = np.flatnonzero(included & (per_sample[region_sample] > 0))
+    sample = region_sample[candidates]
+    # random order inside each sample, cells sticking out of the image last
+    keys = sample * 4.0 + rng.random(len(candidates)) + ~inside[candidates]
+    order = np.argsort(keys)
+    first = np.searchsorted(sample[order], sample[order])
+    rank = np.arange(len(order)) - first
+    chosen = order[rank < per_sample[sample[order]]]
+    return np.sort(candidates[chosen])
+
+
+def create_val_split(
+    stratified: StratifiedPatching,
+    n_val_patches: int,
+    rng_or_seed: np.random.Generator | int | None = None,
+) -> tuple[StratifiedPatching, FixedPatching]:
+    """Set grid cells aside for validation: a training strategy and a fixed one.
+
+    Samples get cells in proportion to their patch counts (a multivariate
+    hypergeometric draw: the reference's draws without replacement, at once),
+    capped by their included cells inside the image; cells sticking out of the
+    image are used only once no in-image cell is left. The cells are excluded from
+    a *copy* of ``stratified`` (no training patch of any epoch overlaps them) and
+    become grid-aligned validation patches, sample-major in grid order.
+
+    Parameters
+    ----------
+    stratified : StratifiedPatching
+        The training strategy; not changed (the reference mutates it).
+    n_val_patches : int
+        How many validation patches.
+    rng_or_seed : numpy.random.Generator or int or None, optional
+        A generator to draw from, or a seed (``None``: fresh entropy).
+
+    Returns
+    -------
+    training : StratifiedPatching
+        A copy of ``stratified`` with the validation cells excluded.
+    validation : FixedPatching
+        The validation patches, the same every epoch.
+
+    Raises
+    ------
+    ValueError
+        Before any draw: when ``n_val_patches`` is negative, not below the training
+        patch count (the reference's message), or above the cells available.
+
+    Examples
+    --------
+    >>> from careamics_dask.patching.stratified import StratifiedPatching
+    >>> stratified = StratifiedPatching([(2, 1, 64, 64), (1, 1, 43, 71)], [8, 8], 1)
+    >>> train, val = create_val_split(stratified, 10, rng_or_seed=3)
+    >>> val.n_patches, train.n_patches, stratified.n_patches
+    (10, 166, 176)
+    """
+    counts, cells = stratified.sample_patch_counts, stratified.all_grid_coords
+    region_sample, inside, capacity = _cell_counts(stratified, cells)
+    _check_request(n_val_patches, counts, capacity, stratified.patch_size.tolist())
+    rng = _split_rng(rng_or_seed)
+    per_sample = _allocate(counts, capacity, n_val_patches, rng)
+    included = ~stratified.excluded_cells
+    regions = _choose_cells(region_sample, inside, included, per_sample, rng)
+    training = stratified.copy()
+    training.exclude_all_cells(np.isin(np.arange(len(cells)), regions))
+    validation = PatchTable.from_columns(
+        data_idx=cells[regions, 0],
+        sample_idx=cells[regions, 1],
+        coords=cells[regions, 2:] * stratified.patch_size,
+        patch_size=stratified.patch_size,
+    )
+    return training, FixedPatching(validation)
