@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from careamics_dask.graph.stacks import StackSource
     from careamics_dask.patching import PatchTable
 
-__all__ = ["BatchPlan", "build_batch", "read_patches"]
+__all__ = ["BatchBuilder", "BatchPlan", "batch_part", "build_batch", "read_patches"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,49 @@ class BatchPlan:
     augmentations: tuple[SpatialAugmentation, ...] = ()
     threads: int = 4
     cache_bytes: int = 512 * 2**20
+
+    def build(
+        self, rows: PatchTable, indices: npt.NDArray[np.int64], epoch: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Read, pad, select channels, normalize and augment one batch.
+
+        Parameters
+        ----------
+        rows : PatchTable
+            The batch's rows of the epoch's patch table.
+        indices : numpy.ndarray
+            The global patch index of each row (keys the augmentation draws).
+        epoch : int
+            The epoch (keys the augmentation draws).
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, numpy.ndarray or None)
+            Input ``(B, C, (Z), Y, X)`` float32, and the target or None.
+        """
+        inputs = read_patches(
+            self.inputs,
+            rows,
+            self.channels,
+            threads=self.threads,
+            cache_bytes=self.cache_bytes,
+        )
+        targets = None
+        if self.targets is not None:
+            targets = read_patches(
+                self.targets,
+                rows,
+                self.target_channels,
+                threads=self.threads,
+                cache_bytes=self.cache_bytes,
+            )
+        inputs, targets = self.normalizer.normalize(inputs, targets, inplace=True)
+        if self.augmentations:
+            inputs, targets = augment_batch(
+                inputs, targets, self.augmentations, epoch=epoch, indices=indices
+            )
+        logger.debug("built batch of %d patches (epoch %d)", len(rows), epoch)
+        return inputs, targets
 
 
 def read_patches(
@@ -121,18 +164,28 @@ def read_patches(
     return np.stack(patches)
 
 
+class BatchBuilder(Protocol):
+    """A plan that builds a batch from table rows (one per dataset kind)."""
+
+    def build(
+        self, rows: PatchTable, indices: npt.NDArray[np.int64], epoch: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Build the batch of ``rows``: ``(input, target or None)``."""
+        ...
+
+
 def build_batch(
-    plan: BatchPlan,
+    plan: BatchBuilder,
     rows: PatchTable,
     indices: npt.NDArray[np.int64],
     epoch: int,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
-    """Make one batch: read, pad, select channels, normalize, augment.
+    """Make one batch: the task every batch graph and stream runs.
 
     Parameters
     ----------
-    plan : BatchPlan
-        The dataset's shared plan.
+    plan : BatchBuilder
+        The dataset's shared plan (:class:`BatchPlan` for CARE/N2N/N2V data).
     rows : PatchTable
         The batch's rows of the epoch's patch table.
     indices : numpy.ndarray
@@ -145,29 +198,7 @@ def build_batch(
     tuple of (numpy.ndarray, numpy.ndarray or None)
         Input ``(B, C, (Z), Y, X)`` float32, and the target or None.
     """
-    inputs = read_patches(
-        plan.inputs,
-        rows,
-        plan.channels,
-        threads=plan.threads,
-        cache_bytes=plan.cache_bytes,
-    )
-    targets = None
-    if plan.targets is not None:
-        targets = read_patches(
-            plan.targets,
-            rows,
-            plan.target_channels,
-            threads=plan.threads,
-            cache_bytes=plan.cache_bytes,
-        )
-    inputs, targets = plan.normalizer.normalize(inputs, targets, inplace=True)
-    if plan.augmentations:
-        inputs, targets = augment_batch(
-            inputs, targets, plan.augmentations, epoch=epoch, indices=indices
-        )
-    logger.debug("built batch of %d patches (epoch %d)", len(rows), epoch)
-    return inputs, targets
+    return plan.build(rows, indices, epoch)
 
 
 def batch_part(
