@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from careamics_dask.config import (
     DataConfig,
+    MicroSplitDataConfig,
     Mode,
     SupportedData,
     create_data_configuration,
@@ -31,14 +32,20 @@ from careamics_dask.factory import (
     Batch,
     CareamicsDataset,
     ImageRegionData,
+    IndependentTargets,
     LimitFilesPatchExtractor,
+    MicroSplitDataset,
     ModelConstraints,
+    MultiChannelTarget,
+    PairedInputTarget,
     PatchExtractor,
     PredData,
     TrainValData,
     TrainValSplitData,
     UNetConstraints,
     create_dataset,
+    create_microsplit_dataset,
+    create_microsplit_pred_dataset,
     create_pred_dataset,
     create_train_dataset,
     create_train_val_datasets,
@@ -57,6 +64,7 @@ from careamics_dask.loaders import (
     open_pair,
 )
 from careamics_dask.logs import set_log_level
+from careamics_dask.predict import predict_to_zarr
 
 try:
     __version__ = version("careamics-dask")
@@ -74,11 +82,16 @@ __all__ = [
     "DataPairError",
     "ImageRegionData",
     "ImageStackLoading",
+    "IndependentTargets",
     "LimitFilesPatchExtractor",
     "Loading",
+    "MicroSplitDataConfig",
+    "MicroSplitDataset",
     "MissingDependencyError",
     "Mode",
     "ModelConstraints",
+    "MultiChannelTarget",
+    "PairedInputTarget",
     "PatchExtractor",
     "PredData",
     "ReadFuncLoading",
@@ -93,6 +106,8 @@ __all__ = [
     "__version__",
     "create_data_configuration",
     "create_dataset",
+    "create_microsplit_dataset",
+    "create_microsplit_pred_dataset",
     "create_pred_dataset",
     "create_train_dataset",
     "create_train_val_datasets",
@@ -103,6 +118,7 @@ __all__ = [
     "open_image",
     "open_images",
     "open_pair",
+    "predict_to_zarr",
     "save_config",
     "select_image_stack_loader",
     "select_patch_extractor_type",

@@ -24,6 +24,7 @@ from careamics_dask.config.factory import (
     list_spatial_augmentations,
 )
 from careamics_dask.config.io import load_config, save_config
+from careamics_dask.config.microsplit import MicroSplitDataConfig, PaddingMode
 from careamics_dask.config.normalization import (
     MeanStdConfig,
     MinMaxConfig,
@@ -67,10 +68,12 @@ __all__ = [
     "MaxPatchFilterConfig",
     "MeanStdConfig",
     "MeanStdPatchFilterConfig",
+    "MicroSplitDataConfig",
     "MinMaxConfig",
     "Mode",
     "NoNormConfig",
     "NormalizationConfig",
+    "PaddingMode",
     "PatchFilterConfig",
     "PatchingConfig",
     "QuantileConfig",

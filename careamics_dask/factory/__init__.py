@@ -26,6 +26,14 @@ from careamics_dask.factory.extractors import (
     select_image_stack_loader,
     select_patch_extractor_type,
 )
+from careamics_dask.factory.microsplit import (
+    IndependentTargets,
+    MicroSplitDataset,
+    MultiChannelTarget,
+    PairedInputTarget,
+    create_microsplit_dataset,
+    create_microsplit_pred_dataset,
+)
 from careamics_dask.factory.region_data import Batch, ImageRegionData
 from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
 
@@ -34,9 +42,13 @@ __all__ = [
     "CareamicsDataset",
     "ImageRegionData",
     "ImageStackLoading",
+    "IndependentTargets",
     "LimitFilesPatchExtractor",
     "Loading",
+    "MicroSplitDataset",
     "ModelConstraints",
+    "MultiChannelTarget",
+    "PairedInputTarget",
     "PatchExtractor",
     "PredData",
     "ReadFuncLoading",
@@ -44,6 +56,8 @@ __all__ = [
     "TrainValSplitData",
     "UNetConstraints",
     "create_dataset",
+    "create_microsplit_dataset",
+    "create_microsplit_pred_dataset",
     "create_pred_dataset",
     "create_train_dataset",
     "create_train_val_datasets",

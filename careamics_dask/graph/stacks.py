@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import dask.array as da
 import numpy as np
 
-from careamics_dask.axes import AxesLayout, to_canonical
+from careamics_dask.graph._chunk_reads import ChunkDecoder
 from careamics_dask.loaders._labels import reader_binding
 
 if TYPE_CHECKING:
@@ -232,7 +233,9 @@ class PatchReader:
     sources : Sequence[StackSource]
         The image stacks, indexed by a patch's ``data_idx``.
     threads : int, default 4
-        How many storage chunks are read at the same time.
+        How many storage chunks are read at the same time through region readers
+        (Zarr chunks decoded by a :class:`ChunkDecoder` are read on the calling
+        thread: decoding holds the GIL, so threads would only add overhead).
     cache_bytes : int, optional
         Byte budget of this process's cache of whole Dask blocks (sources without a
         region reader); unchanged when None.
@@ -249,6 +252,19 @@ class PatchReader:
         self.threads = max(1, int(threads))
         self.cache_bytes = cache_bytes
         self._chunks: dict[ChunkKey, npt.NDArray[Any]] = {}
+        self._geometries: dict[int, _Geometry] = {}
+        self._decoders: dict[int, ChunkDecoder | None] = {}
+
+    def _geometry(self, data_idx: int, binding: ReaderBinding) -> _Geometry:
+        geometry = self._geometries.get(data_idx)
+        if geometry is None:
+            geometry = self._geometries[data_idx] = _Geometry(binding)
+        return geometry
+
+    def _decoder(self, data_idx: int, binding: ReaderBinding) -> ChunkDecoder | None:
+        if data_idx not in self._decoders:
+            self._decoders[data_idx] = ChunkDecoder.for_reader(binding.reader)
+        return self._decoders[data_idx]
 
     def prefetch(
         self,
@@ -272,31 +288,48 @@ class PatchReader:
             The number of chunks read.
         """
         wanted: dict[ChunkKey, tuple[RegionReader, tuple[slice, ...]]] = {}
-        for d, s, c, p in zip(data_idx, sample_idx, coords, patch_size, strict=True):
-            binding = self.sources[int(d)].binding
+        for d, s, c, p in zip(
+            data_idx.tolist(),
+            sample_idx.tolist(),
+            coords.tolist(),
+            patch_size.tolist(),
+            strict=True,
+        ):
+            binding = self.sources[d].binding
             if binding is None:
                 continue
-            bounds = _clip(c, p, self.sources[int(d)].spatial_shape)
-            touched = _touched_chunks(int(d), binding, int(s), bounds)
-            wanted.update(
-                {k: (binding.reader, r) for k, r in touched if k not in self._chunks}
-            )
+            bounds = _clip(c, p, self.sources[d].spatial_shape)
+            _, touched = self._geometry(d, binding).box(s, bounds)
+            for index, region in touched:
+                if (d, index) not in self._chunks:
+                    wanted[(d, index)] = (binding.reader, region)
         if not wanted:
             return 0
-        keys = list(wanted)
+        decoded: list[ChunkKey] = []
+        threaded: list[ChunkKey] = []
+        for key in wanted:
+            binding = self.sources[key[0]].binding
+            has_decoder = (
+                binding is not None and self._decoder(key[0], binding) is not None
+            )
+            (decoded if has_decoder else threaded).append(key)
+        for key in decoded:
+            decoder = self._decoders[key[0]]
+            if decoder is not None:  # always, by construction
+                self._chunks[key] = decoder.read(key[1])
 
         def read(key: ChunkKey) -> npt.NDArray[Any]:
             reader, region = wanted[key]
             return reader[region]
 
-        if self.threads == 1 or len(keys) == 1:
-            results = [read(k) for k in keys]
+        if self.threads == 1 or len(threaded) <= 1:
+            results = [read(k) for k in threaded]
         else:
-            with ThreadPoolExecutor(min(self.threads, len(keys))) as pool:
-                results = list(pool.map(read, keys))
-        self._chunks.update(zip(keys, results, strict=True))
-        logger.debug("read %d storage chunks", len(keys))
-        return len(keys)
+            with ThreadPoolExecutor(min(self.threads, len(threaded))) as pool:
+                results = list(pool.map(read, threaded))
+        self._chunks.update(zip(threaded, results, strict=True))
+        logger.debug("read %d storage chunks", len(wanted))
+        return len(wanted)
 
     def region(
         self, data_idx: int, sample_idx: int, bounds: tuple[tuple[int, int], ...]
@@ -388,6 +421,20 @@ class PatchReader:
             block = block[list(channels)]
         return pad_patch(coords, patch_size, block)
 
+    def _chunk(
+        self, data_idx: int, binding: ReaderBinding, key: ChunkKey, region: Region
+    ) -> npt.NDArray[Any]:
+        """Return a storage chunk, reading it now if the prefetch did not."""
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            decoder = self._decoder(data_idx, binding)
+            if decoder is not None:
+                chunk = decoder.read(key[1])
+            else:
+                chunk = binding.reader[region]
+            self._chunks[key] = chunk
+        return chunk
+
     def _assemble(
         self,
         data_idx: int,
@@ -395,59 +442,108 @@ class PatchReader:
         sample_idx: int,
         bounds: tuple[tuple[int, int], ...],
     ) -> npt.NDArray[Any]:
-        regions = _original_region(binding, sample_idx, bounds)
+        geometry = self._geometry(data_idx, binding)
+        regions, touched = geometry.box(sample_idx, bounds)
+        if len(touched) == 1:  # inside one chunk: a view, no copy
+            index, chunk_region = touched[0]
+            chunk = self._chunk(data_idx, binding, (data_idx, index), chunk_region)
+            view = tuple(
+                slice(lo - piece.start, hi - piece.start)
+                for (lo, hi), piece in zip(regions, chunk_region, strict=True)
+            )
+            return geometry.canonical(chunk[view])
         out = np.empty(tuple(r[1] - r[0] for r in regions), dtype=binding.reader.dtype)
-        for key, chunk_region in _touched_chunks(data_idx, binding, sample_idx, bounds):
-            chunk = self._chunks.get(key)
-            if chunk is None:
-                chunk = binding.reader[chunk_region]
-                self._chunks[key] = chunk
+        for index, chunk_region in touched:
+            chunk = self._chunk(data_idx, binding, (data_idx, index), chunk_region)
             src, dst = [], []
             for (lo, hi), piece in zip(regions, chunk_region, strict=True):
                 start, stop = max(lo, piece.start), min(hi, piece.stop)
                 src.append(slice(start - piece.start, stop - piece.start))
                 dst.append(slice(start - lo, stop - lo))
             out[tuple(dst)] = chunk[tuple(src)]
-        canonical: npt.NDArray[Any] = to_canonical(out, binding.axes)[0]
-        return canonical
+        return geometry.canonical(out)
 
 
-def _original_region(
-    binding: ReaderBinding, sample_idx: int, bounds: tuple[tuple[int, int], ...]
-) -> list[tuple[int, int]]:
-    """Map a canonical sample and spatial box to ``(start, stop)`` per source axis."""
-    layout = AxesLayout(axes=binding.axes, shape=binding.shape)
-    samples = layout.sample_index(sample_idx)
-    spatial = dict(zip([a for a in "ZYX" if a in binding.axes], bounds, strict=True))
-    regions = []
-    for axis, size in zip(binding.axes, binding.shape, strict=True):
-        if axis in samples:
-            regions.append((samples[axis], samples[axis] + 1))
-        elif axis == "C":
-            regions.append((0, size))
-        else:
-            regions.append(spatial[axis])
-    return regions
+Region = tuple[slice, ...]
 
 
-def _touched_chunks(
-    data_idx: int,
-    binding: ReaderBinding,
-    sample_idx: int,
-    bounds: tuple[tuple[int, int], ...],
-) -> list[tuple[ChunkKey, tuple[slice, ...]]]:
-    """List the storage chunks (key and region, source axes) a box touches."""
-    regions = _original_region(binding, sample_idx, bounds)
-    chunks = binding.reader.chunks
-    ranges = [
-        range(lo // c, (hi - 1) // c + 1) if hi > lo else range(0)
-        for (lo, hi), c in zip(regions, chunks, strict=True)
-    ]
-    touched = []
-    for index in itertools.product(*ranges):
-        region = tuple(
-            slice(i * c, min((i + 1) * c, size))
-            for i, c, size in zip(index, chunks, binding.shape, strict=True)
-        )
-        touched.append(((data_idx, tuple(index)), region))
-    return touched
+class _Geometry:
+    """How a canonical sample and spatial box map onto one source's axes and chunks.
+
+    Computed once per stack and batch, so that cutting a patch costs no axes
+    parsing; the chunks of each box are remembered for the patch that follows its
+    prefetch.
+    """
+
+    __slots__ = ("_boxes", "_chunks", "_order", "_roles", "_shape", "_spatial", "_t")
+
+    def __init__(self, binding: ReaderBinding) -> None:
+        axes = binding.axes
+        self._shape = binding.shape
+        self._chunks = binding.reader.chunks
+        spatial = [a for a in "ZYX" if a in axes]
+        # per source axis: a sample axis letter, "C", or the index of a spatial axis
+        self._roles: list[str | int] = [
+            spatial.index(a) if a in spatial else a for a in axes
+        ]
+        # the merged sample index is s * T + t when both S and T are present
+        sizes = dict(zip(axes, binding.shape, strict=True))
+        self._t = sizes["T"] if "S" in sizes and "T" in sizes else 0
+        # source axes in canonical order: S, T, C, Z, Y, X
+        self._order = [axes.index(a) for a in "STCZYX" if a in axes]
+        self._spatial = len(spatial)
+        self._boxes: dict[
+            tuple[int, tuple[tuple[int, int], ...]],
+            tuple[list[tuple[int, int]], list[tuple[tuple[int, ...], Region]]],
+        ] = {}
+
+    def regions(
+        self, sample_idx: int, bounds: tuple[tuple[int, int], ...]
+    ) -> list[tuple[int, int]]:
+        """Return ``(start, stop)`` per source axis of a sample's spatial box."""
+        regions = []
+        for role, size in zip(self._roles, self._shape, strict=True):
+            if isinstance(role, int):
+                regions.append(bounds[role])
+            elif role == "C":
+                regions.append((0, size))
+            else:
+                index = sample_idx
+                if self._t:
+                    index = (
+                        sample_idx // self._t if role == "S" else sample_idx % self._t
+                    )
+                regions.append((index, index + 1))
+        return regions
+
+    def box(
+        self, sample_idx: int, bounds: tuple[tuple[int, int], ...]
+    ) -> tuple[list[tuple[int, int]], list[tuple[tuple[int, ...], Region]]]:
+        """Return a box's regions and the chunks it touches (index and region)."""
+        key = (sample_idx, bounds)
+        found = self._boxes.get(key)
+        if found is not None:
+            return found
+        regions = self.regions(sample_idx, bounds)
+        ranges = [
+            range(lo // c, (hi - 1) // c + 1) if hi > lo else range(0)
+            for (lo, hi), c in zip(regions, self._chunks, strict=True)
+        ]
+        touched = [
+            (
+                index,
+                tuple(
+                    slice(i * c, min((i + 1) * c, size))
+                    for i, c, size in zip(index, self._chunks, self._shape, strict=True)
+                ),
+            )
+            for index in itertools.product(*ranges)
+        ]
+        self._boxes[key] = (regions, touched)
+        return regions, touched
+
+    def canonical(self, region: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Reorder a one-sample region in source axes to ``C (Z) Y X``."""
+        moved = np.transpose(region, self._order)
+        channels = math.prod(moved.shape[: moved.ndim - self._spatial])
+        return moved.reshape((channels, *moved.shape[moved.ndim - self._spatial :]))

@@ -25,4 +25,4 @@ def test_public_names() -> None:
         "MaskPatchFilterConfig",
     }
     assert expected <= set(config_package.__all__)
-    assert "MicroSplitDataConfig" not in config_package.__all__
+    assert "MicroSplitDataConfig" in config_package.__all__

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+import zarr
+from zarr.codecs import BloscCodec, GzipCodec, TransposeCodec, ZstdCodec
+
+from careamics_dask.errors import SourceReadError
+from careamics_dask.graph._chunk_reads import ChunkDecoder
+from careamics_dask.graph.stacks import PatchReader, StackSource
+from careamics_dask.loaders import open_image
+from careamics_dask.loaders._lazy import count_region_reads, reader_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DATA = np.random.default_rng(0).integers(0, 60000, (3, 37, 45), dtype=np.uint16)
+
+
+def _reader(path: Path, **kwargs: Any) -> Any:
+    zarr.create_array(
+        store=str(path), name="a", data=DATA, chunks=(1, 16, 16), **kwargs
+    )
+    stack = open_image(path, "SYX")
+    source = StackSource.from_stack(stack)
+    assert source.binding is not None
+    return source, source.binding.reader
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"compressors": ZstdCodec(level=1)},
+        {"compressors": GzipCodec()},
+        {"compressors": BloscCodec()},
+        {"compressors": None},
+        {"zarr_format": 2},
+        {"zarr_format": 2, "compressors": None},
+    ],
+)
+def test_decoder_matches_zarr(tmp_path: Path, kwargs: dict[str, Any]) -> None:
+    _, reader = _reader(tmp_path / "d.zarr", **kwargs)
+    decoder = ChunkDecoder.for_reader(reader)
+    assert decoder is not None
+    for index in [(0, 0, 0), (2, 2, 2), (1, 0, 2), (1, 2, 0)]:  # edges included
+        region = tuple(
+            slice(i * c, min((i + 1) * c, s))
+            for i, c, s in zip(index, (1, 16, 16), DATA.shape, strict=True)
+        )
+        got = decoder.read(index)
+        np.testing.assert_array_equal(got, DATA[region])
+        assert got.dtype == DATA.dtype
+
+
+def test_decoder_counts_reads(tmp_path: Path) -> None:
+    _, reader = _reader(tmp_path / "d.zarr")
+    decoder = ChunkDecoder.for_reader(reader)
+    assert decoder is not None
+    with count_region_reads() as counter:
+        decoder.read((0, 0, 0))
+    assert counter.count == 1
+
+
+def test_missing_chunk_is_fill_value(tmp_path: Path) -> None:
+    array = zarr.create_array(
+        store=str(tmp_path / "d.zarr"),
+        name="a",
+        shape=(2, 32, 32),
+        chunks=(1, 16, 16),
+        dtype="uint16",
+        fill_value=7,
+    )
+    array[0, :16, :16] = 1
+    source = StackSource.from_stack(open_image(tmp_path / "d.zarr", "SYX"))
+    assert source.binding is not None
+    decoder = ChunkDecoder.for_reader(source.binding.reader)
+    assert decoder is not None
+    assert (decoder.read((0, 0, 0)) == 1).all()
+    assert (decoder.read((1, 1, 1)) == 7).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"filters": TransposeCodec(order=(0, 2, 1))},
+        {"shards": (1, 32, 32)},
+    ],
+)
+def test_falls_back_where_it_cannot_apply(
+    tmp_path: Path, kwargs: dict[str, Any]
+) -> None:
+    source, reader = _reader(tmp_path / "d.zarr", **kwargs)
+    assert ChunkDecoder.for_reader(reader) is None
+    patch = PatchReader([source]).patch(0, 1, (3, 5), (20, 30))
+    np.testing.assert_array_equal(patch[0], DATA[1, 3:23, 5:35])
+
+
+def test_non_zarr_readers_are_left_alone() -> None:
+    stack = open_image(DATA, "SYX")
+    reader = reader_of(stack.data)
+    assert reader is None or ChunkDecoder.for_reader(reader) is None
+
+
+def test_corrupt_chunk_names_source_and_region(tmp_path: Path) -> None:
+    source, reader = _reader(tmp_path / "d.zarr")
+    (tmp_path / "d.zarr" / "a" / "c" / "1" / "0" / "2").write_bytes(b"garbage")
+    decoder = ChunkDecoder.for_reader(reader)
+    assert decoder is not None
+    with pytest.raises(SourceReadError, match=r"\[1:2, 0:16, 32:45\]") as info:
+        decoder.read((1, 0, 2))
+    assert info.value.array == "a"
+    with pytest.raises(SourceReadError, match=r"d\.zarr"):
+        PatchReader([source]).patch(0, 1, (0, 30), (8, 8))
+
+
+def test_patch_reader_uses_the_decoder(tmp_path: Path) -> None:
+    source, _ = _reader(tmp_path / "d.zarr")
+    reader = PatchReader([source])
+    n = 6
+    coords = np.array([[0, 0], [10, 10], [20, 30], [29, 37], [-3, -3], [5, 40]])
+    read = reader.prefetch(
+        np.zeros(n, np.int64), np.ones(n, np.int64), coords, np.full((n, 2), 8)
+    )
+    assert read == len(reader._chunks)
+    assert reader._decoders[0] is not None
+    for c in coords.tolist():
+        patch = reader.patch(0, 1, c, (8, 8))
+        lo = np.clip(c, 0, None)
+        hi = np.clip(np.array(c) + 8, 0, DATA.shape[1:])
+        inside = DATA[1, lo[0] : hi[0], lo[1] : hi[1]]
+        off = lo - np.array(c)
+        np.testing.assert_array_equal(
+            patch[
+                0, off[0] : off[0] + inside.shape[0], off[1] : off[1] + inside.shape[1]
+            ],
+            inside,
+        )
+
+
+def test_sample_and_time_axes_with_channels_last(tmp_path: Path) -> None:
+    data = np.random.default_rng(1).integers(0, 999, (2, 3, 20, 24, 2)).astype("u2")
+    zarr.create_array(
+        store=str(tmp_path / "d.zarr"), name="a", data=data, chunks=(1, 2, 8, 8, 2)
+    )
+    source = StackSource.from_stack(open_image(tmp_path / "d.zarr", "STYXC"))
+    assert source.shape == (6, 2, 20, 24)
+    reader = PatchReader([source])
+    for sample in range(6):
+        s, t = divmod(sample, 3)
+        coords = (sample, 2 * sample)
+        reader.prefetch(
+            np.zeros(1, np.int64),
+            np.array([sample]),
+            np.array([coords]),
+            np.array([[10, 9]]),
+        )
+        patch = reader.patch(0, sample, coords, (10, 9))
+        want = np.moveaxis(data[s, t], -1, 0)[
+            :, sample : sample + 10, 2 * sample : 2 * sample + 9
+        ]
+        np.testing.assert_array_equal(patch[:, :, : want.shape[2]], want)
+        assert not patch[:, :, want.shape[2] :].any()
