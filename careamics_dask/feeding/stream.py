@@ -24,6 +24,7 @@ from dask.base import tokenize
 
 from careamics_dask.factory.region_data import Batch
 from careamics_dask.graph.batch import build_batch
+from careamics_dask.graph.ordering import canonical_chunks, chunk_aware_order
 from careamics_dask.runtime import get_option
 
 if TYPE_CHECKING:
@@ -41,7 +42,15 @@ logger = logging.getLogger(__name__)
 _SHUFFLE_KEY = 0x5EED_0F_BA7C4
 """Spawn-key word that separates the stream's shuffling from other random draws."""
 
-_STATE_KEYS = ("seed", "shuffle", "rank", "world_size", "n_patches", "batch_size")
+_STATE_KEYS = (
+    "seed",
+    "shuffle",
+    "chunk_aware",
+    "rank",
+    "world_size",
+    "n_patches",
+    "batch_size",
+)
 
 
 class BatchStream:
@@ -69,6 +78,11 @@ class BatchStream:
         epoch's batches (the remainder is dropped).
     retries : int, optional
         Retries of a failed batch task; default ``careamics-dask.batching.retries``.
+    chunk_aware : bool, default False
+        Group each batch's patches by the storage chunk they start in (the epoch's
+        patches are the same; only which ones share a batch changes), with the order
+        of batches shuffled per epoch: far fewer chunk reads per batch, less sample
+        diversity within a batch (``BENCHMARKS.md``, "Factory throughput").
 
     Examples
     --------
@@ -94,6 +108,7 @@ class BatchStream:
         rank: int = 0,
         world_size: int = 1,
         retries: int | None = None,
+        chunk_aware: bool = False,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(
@@ -110,6 +125,7 @@ class BatchStream:
         self.shuffle = _default_shuffle(dataset) if shuffle is None else bool(shuffle)
         self.rank = int(rank)
         self.world_size = int(world_size)
+        self.chunk_aware = bool(chunk_aware)
         self.seed = int(dataset.config.seed)
         self.epoch = 0
         self.position = 0
@@ -118,7 +134,9 @@ class BatchStream:
             threads=int(get_option("batching.read-threads")),
             cache_bytes=int(get_option("cache.bytes")),
         )
-        self._token = tokenize(dataset._token(), self.shuffle, self.seed)
+        self._token = tokenize(
+            dataset._token(), self.shuffle, self.chunk_aware, self.seed
+        )
 
     # --- order -------------------------------------------------------------------
 
@@ -148,7 +166,16 @@ class BatchStream:
         """
         n = len(self.dataset)
         order = np.arange(n, dtype=np.int64)
-        if self.shuffle:
+        if self.chunk_aware:
+            chunks = [canonical_chunks(source) for source in self._plan.inputs]
+            order = chunk_aware_order(
+                self.dataset.patch_table(epoch),
+                chunks,
+                self.dataset.batch_size,
+                seed=self.seed,
+                epoch=epoch,
+            )
+        elif self.shuffle:
             sequence = np.random.SeedSequence(
                 self.seed, spawn_key=(_SHUFFLE_KEY, epoch)
             )
@@ -176,6 +203,7 @@ class BatchStream:
             "batch": self.position,
             "seed": self.seed,
             "shuffle": self.shuffle,
+            "chunk_aware": self.chunk_aware,
             "rank": self.rank,
             "world_size": self.world_size,
             "n_patches": len(self.dataset),

@@ -234,3 +234,39 @@ def test_embedded_client_on_loopback_closes_its_cluster() -> None:
         assert "127.0.0.1" in client.dashboard_link
         assert len(client.scheduler_info()["workers"]) == 1
     assert cluster.status.name == "closed"
+
+
+def test_chunk_aware_stream_keeps_the_epoch_and_groups_chunks(tmp_path: Path) -> None:
+    zarr.open_group(tmp_path / "c.zarr", mode="w").create_array(
+        "img", data=IMAGES, chunks=(1, 32, 32)
+    )
+    config = DataConfig(
+        mode="training",
+        data_type="zarr",
+        axes="SYX",
+        patching={"name": "random", "patch_size": [8, 8]},
+        normalization={"name": "none"},
+        batch_size=8,
+        seed=4,
+    )
+    dataset = create_train_dataset(config, TrainValSplitData(tmp_path / "c.zarr", 1))
+    plain = list(BatchStream(dataset, shuffle=True))
+    grouped = list(BatchStream(dataset, chunk_aware=True))
+    assert sorted(np.concatenate([b.indices for b in grouped]).tolist()) == list(
+        range(len(dataset))
+    )
+
+    def chunks_per_batch(batches: list[Batch]) -> float:
+        keys = [
+            {
+                (int(s), int(y) // 32, int(x) // 32)
+                for s, (y, x) in zip(b.specs.sample_idx, b.specs.coords, strict=True)
+            }
+            for b in batches
+        ]
+        return float(np.mean([len(k) for k in keys]))
+
+    assert chunks_per_batch(grouped) < chunks_per_batch(plain)
+    for batch in grouped[:2]:
+        region = dataset[int(batch.indices[0])][0]
+        np.testing.assert_array_equal(region.data, batch.input[0])
