@@ -12,10 +12,13 @@ the order in which futures complete, or a resume in the middle of an epoch.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import math
 import os
+import queue
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +38,18 @@ if TYPE_CHECKING:
 
     from careamics_dask.factory.dataset import CareamicsDataset
 
-__all__ = ["BatchStream"]
+__all__ = ["BatchStream", "hold"]
 
 logger = logging.getLogger(__name__)
 
 _SHUFFLE_KEY = 0x5EED_0F_BA7C4
 """Spawn-key word that separates the stream's shuffling from other random draws."""
+
+_READY_BATCHES = 2
+"""Fetched batches waiting for the consumer (besides the tasks in flight)."""
+
+_DONE = object()
+"""Marks the end of the fetched batches."""
 
 _STATE_KEYS = (
     "seed",
@@ -255,17 +264,71 @@ class BatchStream:
         return self._iterate_local()
 
     def _iterate(self, submit: Any, wait: Any) -> Iterator[Batch]:
+        """Yield batches fetched by a background thread, in order.
+
+        The thread keeps ``prefetch`` batch tasks in flight and fetches finished
+        batches into a small queue, so the consumer's ``next()`` rarely waits for a
+        round trip to a worker. The stream's position moves when a batch is
+        yielded, so :meth:`state_dict` is exact.
+        """
+        ready: queue.Queue[Any] = queue.Queue(maxsize=_READY_BATCHES)
+        stop = threading.Event()
+        fetcher = threading.Thread(
+            target=self._fetch,
+            args=(submit, wait, ready, stop),
+            name="careamics-batch-fetch",
+            daemon=True,
+        )
+        fetcher.start()
+        try:
+            while True:
+                item = ready.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield self._finish(*item)
+        finally:
+            stop.set()
+            while fetcher.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    ready.get(timeout=0.05)
+            fetcher.join()
+
+    def _fetch(
+        self, submit: Any, wait: Any, ready: queue.Queue[Any], stop: threading.Event
+    ) -> None:
+        """Submit tasks in a bounded window and queue their results (a thread)."""
         window: collections.deque[tuple[int, int, npt.NDArray[np.int64], Any]] = (
             collections.deque()
         )
-        jobs = self._jobs()
+
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    ready.put(item, timeout=0.05)
+                    return True
+            return False
+
+        def fetch_one() -> bool:
+            epoch, index, indices, future = window.popleft()
+            result = wait(future)
+            _cancel(future)
+            return put((epoch, index, indices, result))
+
         try:
-            for job in jobs:
+            for job in self._jobs():
+                if stop.is_set():
+                    return
                 window.append((*job, submit(*job)))
-                if len(window) >= self.prefetch:
-                    yield self._finish(window.popleft(), wait=wait)
+                if len(window) >= self.prefetch and not fetch_one():
+                    return
             while window:
-                yield self._finish(window.popleft(), wait=wait)
+                if not fetch_one():
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(exc)
         finally:
             for *_, future in window:
                 _cancel(future)
@@ -283,7 +346,11 @@ class BatchStream:
             yield from self._iterate(submit, Future.result)
 
     def _distributed(self, client: Client) -> tuple[Any, Any]:
-        plan = client.scatter(self._plan, broadcast=False, hash=False)
+        # a task, not scattered data: the scheduler recomputes it when the worker
+        # holding it is lost (a scattered value would die with that worker)
+        plan = client.submit(
+            hold, self._plan, key=f"careamics-plan-{self._token}", pure=False
+        )
         tables: dict[int, Any] = {}
 
         def submit(epoch: int, index: int, indices: npt.NDArray[np.int64]) -> Any:
@@ -310,13 +377,12 @@ class BatchStream:
 
     def _finish(
         self,
-        item: tuple[int, int, npt.NDArray[np.int64], Any],
-        *,
-        wait: Any,
+        epoch: int,
+        index: int,
+        indices: npt.NDArray[np.int64],
+        result: tuple[Any, Any],
     ) -> Batch:
-        epoch, index, indices, future = item
-        inputs, targets = wait(future)
-        _cancel(future)
+        inputs, targets = result
         self.epoch, self.position = epoch, index + 1
         if self.position >= self.batches_per_epoch:
             self.epoch, self.position = epoch + 1, 0
@@ -329,6 +395,22 @@ class BatchStream:
             epoch=epoch,
             index=index,
         )
+
+
+def hold(value: Any) -> Any:
+    """Return ``value``: a task that keeps a value recoverable on a cluster.
+
+    Parameters
+    ----------
+    value : Any
+        The value.
+
+    Returns
+    -------
+    Any
+        The same value.
+    """
+    return value
 
 
 def _cancel(future: Any) -> None:

@@ -12,12 +12,13 @@ and come back in that order. Two places to run the model, the same batches out:
   (``dask worker --resources GPU=1``). The model must pickle. Only the predicted
   tiles come back.
 
-The batch plan (and the model) are scattered to every worker (``broadcast``): a
-worker killed mid-run leaves a replica on the others, so its tasks rerun elsewhere
-and no batch is lost. (``BatchStream`` scatters its plan to one worker, and a stream
-fails when that worker dies before the plan was copied; it also cannot submit a
-subset of tiles or a fused model task, which is why prediction has its own window.)
-Without a distributed client the same tasks run on local threads.
+The batch plan (and the model) enter the cluster as results of small tasks
+(:func:`hold`), not as scattered data: the scheduler keeps their task specs, so when
+a worker holding them is killed they are recomputed elsewhere, the batch tasks rerun
+and no batch is lost. (``BatchStream`` scatters its plan, and its stream fails when
+the worker holding the only copy dies; it also cannot submit a subset of tiles or a
+fused model task, which is why prediction has its own window.) Without a distributed
+client the same tasks run on local threads.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "PredictedBatch",
     "apply_model",
     "build_inputs",
+    "hold",
     "predict_batch",
     "stream_predictions",
 ]
@@ -142,6 +144,22 @@ def predict_batch(
     """
     inputs, _ = plan.build(rows, indices, 0)
     return apply_model(model, inputs, normalizer)
+
+
+def hold(value: Any) -> Any:
+    """Return the argument: a task that keeps a value on the cluster, recomputably.
+
+    Parameters
+    ----------
+    value : Any
+        The value (the batch plan, the model).
+
+    Returns
+    -------
+    Any
+        ``value``.
+    """
+    return value
 
 
 def build_inputs(
@@ -294,13 +312,16 @@ def _remote(
     """Submit, wait and close on a distributed cluster."""
     retries = int(get_option("batching.retries", retries))
     token = tokenize(dataset._token(), uuid.uuid4().hex)  # one per run
-    # broadcast: a worker lost mid-run leaves a replica on the others
-    scattered = client.scatter(list(shared), broadcast=True, hash=False)
+    # tasks, not scattered data: recomputed when the worker holding them is lost
+    held = [
+        client.submit(hold, value, key=f"careamics-predict-{name}-{token}", pure=False)
+        for name, value in zip(("plan", "model"), shared, strict=False)
+    ]
 
     def submit(number: int, rows: PatchTable, indices: npt.NDArray[np.int64]) -> Any:
         return client.submit(
             task,
-            *scattered,
+            *held,
             rows,
             indices,
             *extra,
@@ -316,7 +337,7 @@ def _remote(
         return result
 
     def close(pending: list[Any]) -> None:
-        for future in [*pending, *scattered]:
+        for future in [*pending, *held]:
             future.release()
 
     return submit, wait, close

@@ -160,7 +160,9 @@ def test_cluster_batches_equal_local_batches(cluster: Client) -> None:
 def test_window_bounds_client_futures(cluster: Client) -> None:
     dataset = train_dataset(batch_size=2)
     held = [len(cluster.futures) for _ in BatchStream(dataset, cluster, prefetch=3)]
-    assert max(held) <= 3 + 1  # the window and the scattered plan
+    # the window, the plan, and futures whose (asynchronous) release is under way
+    # while their results wait in the fetched-batch queue
+    assert max(held) <= 3 + 1 + 2
 
 
 def slow_read(path: Any, **kwargs: Any) -> np.ndarray:
@@ -177,8 +179,8 @@ def test_killed_worker_costs_time_not_batches(cluster: Client, tmp_path: Path) -
     pids = list(cluster.run(os.getpid).values())
     for batch in BatchStream(dataset, cluster, prefetch=6):
         received.append(batch)
-        if len(received) == 3:
-            os.kill(pids[0], signal.SIGKILL)
+        if len(received) in (1, 4):  # one worker, then the other (nannies restart them)
+            os.kill(pids[len(received) // 4], signal.SIGKILL)
     assert signature(received) == expected
     cluster.wait_for_workers(2, timeout=60)
 
