@@ -355,6 +355,23 @@ def export(
     )
 
 
+@app.command()
+def predict(
+    run_file: Annotated[Path, typer.Argument(help="Run file: data, config, model.")],
+    out: Annotated[Path, typer.Argument(help="Output Zarr store (must not exist).")],
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Predict tiles with a model and stitch them into a Zarr store, out of core."""
+    from careamics_dask.predict.cli_support import run_prediction
+
+    try:
+        summary = run_prediction(run_file, out, progress=progress)
+    except (CareamicsDaskError, OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    typer.echo(summary.describe())
+
+
 def main() -> None:
     """Run the command line."""
     app()

@@ -88,3 +88,20 @@ def test_import_object() -> None:
     assert import_object("numpy:linalg.norm") is np.linalg.norm
     with pytest.raises(ValueError, match="Cannot import"):
         import_object("no_such_module_anywhere:x")
+
+
+def test_predict_command(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from careamics_dask.cli import app
+
+    run = write_run(tmp_path)
+    result = CliRunner().invoke(
+        app, ["predict", str(run), str(tmp_path / "p.zarr"), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p.zarr").exists()
+    again = CliRunner().invoke(
+        app, ["predict", str(run), str(tmp_path / "p.zarr"), "--no-progress"]
+    )
+    assert again.exit_code == 2
