@@ -11,51 +11,27 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import dask.config
-import numpy as np
 import pytest
 from distributed import get_task_stream
 
-from careamics_dask.config import DataConfig
-from careamics_dask.factory import TrainValSplitData, create_train_dataset
 from careamics_dask.feeding import BatchStream, get_client
 from careamics_dask.feeding.client import EmbeddedClient
+from tests.feeding.helpers import signature, small_train_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from careamics_dask.factory import Batch, CareamicsDataset
+    from careamics_dask.factory import CareamicsDataset
 
 pytestmark = pytest.mark.distributed
 
-IMAGES = np.random.default_rng(7).integers(0, 2000, (4, 64, 64)).astype(np.uint16)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
 
 def train_dataset() -> CareamicsDataset:
-    config = DataConfig(
-        mode="training",
-        data_type="array",
-        axes="SYX",
-        patching={"name": "stratified", "patch_size": [16, 16]},
-        normalization={"name": "mean_std"},
-        batch_size=8,
-        seed=3,
-    )
-    return create_train_dataset(config, TrainValSplitData(IMAGES, 1, IMAGES + 1))
-
-
-def signature(batches: list[Batch]) -> list[tuple[int, int, bytes, bytes]]:
-    return [
-        (
-            b.epoch,
-            b.index,
-            b.input.tobytes(),
-            b.target.tobytes() if b.target is not None else b"",
-        )
-        for b in batches
-    ]
+    return small_train_dataset(3, image_seed=7)
 
 
 class ManualCluster:

@@ -11,50 +11,26 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 from distributed import Client, get_task_stream
 
-from careamics_dask.config import DataConfig
-from careamics_dask.factory import TrainValSplitData, create_train_dataset
 from careamics_dask.feeding import BatchStream, get_client
+from tests.feeding.helpers import signature, small_train_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from careamics_dask.factory import Batch, CareamicsDataset
+    from careamics_dask.factory import CareamicsDataset
 
 pytestmark = [pytest.mark.slurm, pytest.mark.distributed]
 
-IMAGES = np.random.default_rng(13).integers(0, 2000, (4, 64, 64)).astype(np.uint16)
 PARTITION = os.environ.get("SLURM_LOCAL_PARTITION", "debug")
 WORKER_TIMEOUT = 45
 
 
 def train_dataset() -> CareamicsDataset:
-    config = DataConfig(
-        mode="training",
-        data_type="array",
-        axes="SYX",
-        patching={"name": "stratified", "patch_size": [16, 16]},
-        normalization={"name": "mean_std"},
-        batch_size=8,
-        seed=5,
-    )
-    return create_train_dataset(config, TrainValSplitData(IMAGES, 1, IMAGES + 1))
-
-
-def signature(batches: list[Batch]) -> list[tuple[int, int, bytes, bytes]]:
-    return [
-        (
-            b.epoch,
-            b.index,
-            b.input.tobytes(),
-            b.target.tobytes() if b.target is not None else b"",
-        )
-        for b in batches
-    ]
+    return small_train_dataset(5, image_seed=13)
 
 
 def _slurm_ready() -> str | None:
