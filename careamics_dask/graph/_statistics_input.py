@@ -9,6 +9,8 @@ import dask.array as da
 import numpy as np
 import numpy.typing as npt
 
+from careamics_dask.graph._source_blocks import source_blocks
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -279,9 +281,12 @@ def stack_pixels(
     result = []
     for index, stack in enumerate(stacks):
         _check_stack(stack, index, ndim)
-        data = _as_dask(stack)
-        if selection is not None and selection != list(range(stack.shape[1])):
-            data = data[:, selection]
+        # a loader's stack: large blocks read from the source, one task each
+        data = source_blocks(stack, selection)
+        if data is None:
+            data = _as_dask(stack)
+            if selection is not None and selection != list(range(stack.shape[1])):
+                data = data[:, selection]
         entry = None if weights is None else weights[index]
         checked = None if entry is None else _check_weights(entry, stack, index)
         result.append((data, checked))
