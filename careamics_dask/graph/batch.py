@@ -150,18 +150,35 @@ def read_patches(
             f"Patches of one batch must have one size: got sizes {sizes.tolist()}. "
             "Use batch_size=1 for whole images of different shapes, or tiling."
         )
+    n_channels = len(channels) if channels is not None else sources[0].n_channels
+    if len(rows) == 0:
+        return np.zeros((0, n_channels, *rows.patch_size.shape[1:]), dtype=np.float32)
     reader = PatchReader(sources, threads=threads, cache_bytes=cache_bytes)
-    reader.prefetch(rows.data_idx, rows.sample_idx, rows.coords, rows.patch_size)
-    patches = [
-        reader.patch(int(d), int(s), c.tolist(), p.tolist(), channels)
-        for d, s, c, p in zip(
-            rows.data_idx, rows.sample_idx, rows.coords, rows.patch_size, strict=True
+    low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
+    reader.prefetch_bounds(rows.data_idx, rows.sample_idx, low, high)
+    size = [int(p) for p in sizes[0]]
+    out = np.zeros((len(rows), n_channels, *size), dtype=np.float32)
+    # where each clipped box lands in its zero-padded patch
+    offset = low - rows.coords
+    selection = None if channels is None else list(channels)
+    for i, (d, s, lo, hi, off) in enumerate(
+        zip(
+            rows.data_idx.tolist(),
+            rows.sample_idx.tolist(),
+            low.tolist(),
+            high.tolist(),
+            offset.tolist(),
+            strict=True,
         )
-    ]
-    if not patches:
-        n = len(channels) if channels is not None else sources[0].n_channels
-        return np.zeros((0, n, *rows.patch_size.shape[1:]), dtype=np.float32)
-    return np.stack(patches)
+    ):
+        if any(a >= b for a, b in zip(lo, hi, strict=True)):
+            continue  # entirely outside its image: zeros
+        region = reader.region(d, s, tuple(zip(lo, hi, strict=True)))
+        if selection is not None:
+            region = region[selection]
+        place = tuple(slice(o, o + b - a) for o, a, b in zip(off, lo, hi, strict=True))
+        out[(i, slice(None), *place)] = region
+    return out
 
 
 class BatchBuilder(Protocol):

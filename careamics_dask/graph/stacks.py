@@ -258,12 +258,12 @@ class PatchReader:
     def _geometry(self, data_idx: int, binding: ReaderBinding) -> _Geometry:
         geometry = self._geometries.get(data_idx)
         if geometry is None:
-            geometry = self._geometries[data_idx] = _Geometry(binding)
+            geometry = self._geometries[data_idx] = _geometry_of(binding)
         return geometry
 
     def _decoder(self, data_idx: int, binding: ReaderBinding) -> ChunkDecoder | None:
         if data_idx not in self._decoders:
-            self._decoders[data_idx] = ChunkDecoder.for_reader(binding.reader)
+            self._decoders[data_idx] = _decoder_of(binding)
         return self._decoders[data_idx]
 
     def prefetch(
@@ -287,18 +287,72 @@ class PatchReader:
         int
             The number of chunks read.
         """
+        low, high = self.clipped(data_idx, coords, patch_size)
+        return self.prefetch_bounds(data_idx, sample_idx, low, high)
+
+    def clipped(
+        self,
+        data_idx: npt.NDArray[np.int64],
+        coords: npt.NDArray[np.int64],
+        patch_size: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Clip patches to their images: starts and stops, ``(N, ndim)`` each.
+
+        Parameters
+        ----------
+        data_idx : numpy.ndarray
+            Stack of each patch, ``(N,)``.
+        coords, patch_size : numpy.ndarray
+            Start and size of each patch, ``(N, ndim)``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            The in-image ``start`` and ``stop`` of each patch (equal where a patch
+            lies outside its image).
+        """
+        coords = np.asarray(coords, dtype=np.int64)
+        if len(coords) == 0:
+            return coords, coords
+        shapes = np.array([s.spatial_shape for s in self.sources], dtype=np.int64)
+        spatial = shapes[np.asarray(data_idx, dtype=np.int64)]
+        low = np.clip(coords, 0, spatial)
+        high = np.clip(coords + np.asarray(patch_size, dtype=np.int64), 0, spatial)
+        return low, high
+
+    def prefetch_bounds(
+        self,
+        data_idx: npt.NDArray[np.int64],
+        sample_idx: npt.NDArray[np.int64],
+        low: npt.NDArray[np.int64],
+        high: npt.NDArray[np.int64],
+    ) -> int:
+        """Read every storage chunk the given clipped boxes touch, concurrently.
+
+        Parameters
+        ----------
+        data_idx, sample_idx : numpy.ndarray
+            Stack and sample of each box, ``(N,)``.
+        low, high : numpy.ndarray
+            In-image start and stop of each box, ``(N, ndim)`` (from :meth:`clipped`).
+
+        Returns
+        -------
+        int
+            The number of chunks read.
+        """
         wanted: dict[ChunkKey, tuple[RegionReader, tuple[slice, ...]]] = {}
-        for d, s, c, p in zip(
+        for d, s, lo, hi in zip(
             data_idx.tolist(),
             sample_idx.tolist(),
-            coords.tolist(),
-            patch_size.tolist(),
+            low.tolist(),
+            high.tolist(),
             strict=True,
         ):
             binding = self.sources[d].binding
             if binding is None:
                 continue
-            bounds = _clip(c, p, self.sources[d].spatial_shape)
+            bounds = tuple(zip(lo, hi, strict=True))
             _, touched = self._geometry(d, binding).box(s, bounds)
             for index, region in touched:
                 if (d, index) not in self._chunks:
@@ -465,6 +519,50 @@ class PatchReader:
 
 
 Region = tuple[slice, ...]
+_MAX_BOXES = 4096
+_MAX_CHUNK_REGIONS = 65536
+_MAX_GEOMETRIES = 64
+_geometries: OrderedDict[int, tuple[ReaderBinding, _Geometry]] = OrderedDict()
+_geometries_lock = threading.Lock()
+
+
+_decoders: OrderedDict[int, tuple[ReaderBinding, ChunkDecoder | None]] = OrderedDict()
+
+
+def _decoder_of(binding: ReaderBinding) -> ChunkDecoder | None:
+    """Return the chunk decoder of a binding (or None), kept like its geometry."""
+    key = id(binding)
+    with _geometries_lock:
+        found = _decoders.get(key)
+        if found is not None and found[0] is binding:
+            _decoders.move_to_end(key)
+            return found[1]
+    decoder = ChunkDecoder.for_reader(binding.reader)
+    with _geometries_lock:
+        _decoders[key] = (binding, decoder)
+        while len(_decoders) > _MAX_GEOMETRIES:
+            _decoders.popitem(last=False)
+    return decoder
+
+
+def _geometry_of(binding: ReaderBinding) -> _Geometry:
+    """Return the geometry of a binding, kept across batches in this process.
+
+    A worker unpickles a plan once and keeps it, so its bindings, and the chunk
+    regions their geometries remember, serve every batch.
+    """
+    key = id(binding)
+    with _geometries_lock:
+        found = _geometries.get(key)
+        if found is not None and found[0] is binding:
+            _geometries.move_to_end(key)
+            return found[1]
+    geometry = _Geometry(binding)
+    with _geometries_lock:
+        _geometries[key] = (binding, geometry)
+        while len(_geometries) > _MAX_GEOMETRIES:
+            _geometries.popitem(last=False)
+    return geometry
 
 
 class _Geometry:
@@ -475,7 +573,16 @@ class _Geometry:
     prefetch.
     """
 
-    __slots__ = ("_boxes", "_chunks", "_order", "_roles", "_shape", "_spatial", "_t")
+    __slots__ = (
+        "_boxes",
+        "_chunk_regions",
+        "_chunks",
+        "_order",
+        "_roles",
+        "_shape",
+        "_spatial",
+        "_t",
+    )
 
     def __init__(self, binding: ReaderBinding) -> None:
         axes = binding.axes
@@ -496,6 +603,7 @@ class _Geometry:
             tuple[int, tuple[tuple[int, int], ...]],
             tuple[list[tuple[int, int]], list[tuple[tuple[int, ...], Region]]],
         ] = {}
+        self._chunk_regions: dict[tuple[int, ...], Region] = {}
 
     def regions(
         self, sample_idx: int, bounds: tuple[tuple[int, int], ...]
@@ -529,16 +637,20 @@ class _Geometry:
             range(lo // c, (hi - 1) // c + 1) if hi > lo else range(0)
             for (lo, hi), c in zip(regions, self._chunks, strict=True)
         ]
-        touched = [
-            (
-                index,
-                tuple(
+        known = self._chunk_regions
+        touched = []
+        for index in itertools.product(*ranges):
+            region = known.get(index)
+            if region is None:
+                region = known[index] = tuple(
                     slice(i * c, min((i + 1) * c, size))
                     for i, c, size in zip(index, self._chunks, self._shape, strict=True)
-                ),
-            )
-            for index in itertools.product(*ranges)
-        ]
+                )
+            touched.append((index, region))
+        if len(self._boxes) >= _MAX_BOXES:
+            self._boxes.clear()
+        if len(known) >= _MAX_CHUNK_REGIONS:
+            known.clear()
         self._boxes[key] = (regions, touched)
         return regions, touched
 
