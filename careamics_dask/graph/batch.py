@@ -176,7 +176,7 @@ def read_patches(
         region = reader.region(d, s, tuple(zip(lo, hi, strict=True)))
         if selection is not None:
             region = region[selection]
-        place = tuple(slice(o, o + b - a) for o, a, b in zip(off, lo, hi, strict=True))
+        place = [slice(o, o + b - a) for o, a, b in zip(off, lo, hi, strict=True)]
         out[(i, slice(None), *place)] = region
     return out
 
