@@ -176,8 +176,12 @@ def read_patches(
         region = reader.region(d, s, tuple(zip(lo, hi, strict=True)))
         if selection is not None:
             region = region[selection]
-        place = [slice(o, o + b - a) for o, a, b in zip(off, lo, hi, strict=True)]
-        out[(i, slice(None), *place)] = region
+        place: tuple[int | slice, ...] = (
+            i,
+            slice(None),
+            *(slice(o, o + b - a) for o, a, b in zip(off, lo, hi, strict=True)),
+        )
+        out[place] = region
     return out
 
 
