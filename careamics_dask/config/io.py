@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from careamics_dask.config.data_config import DataConfig
+from careamics_dask.config.microsplit import MicroSplitDataConfig
 
 __all__ = ["load_config", "save_config"]
 
@@ -86,7 +87,8 @@ def load_config(path: str | os.PathLike[str]) -> DataConfig:
     Returns
     -------
     DataConfig
-        The validated config.
+        The validated config: a :class:`MicroSplitDataConfig` when the file holds
+        MicroSplit fields.
 
     Raises
     ------
@@ -117,4 +119,10 @@ def load_config(path: str | os.PathLike[str]) -> DataConfig:
             f"fields, got {type(content).__name__}. Pass a file written by "
             "save_config."
         )
+    # a saved MicroSplit config has fields a plain DataConfig does not
+    microsplit_only = set(MicroSplitDataConfig.model_fields) - set(
+        DataConfig.model_fields
+    )
+    if microsplit_only & set(content):
+        return MicroSplitDataConfig.model_validate(content)
     return DataConfig.model_validate(content)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from careamics_dask.config import (
     DataConfig,
+    MicroSplitDataConfig,
     create_data_configuration,
     load_config,
     save_config,
@@ -122,3 +123,22 @@ def test_load_invalid_config(tmp_path: Path, config_dict: ConfigDict) -> None:
     path.write_text(yaml.safe_dump(fields))
     with pytest.raises(ValidationError, match="Invalid axes YZX"):
         load_config(path)
+
+
+def test_microsplit_config_round_trips(tmp_path: Path) -> None:
+    config = MicroSplitDataConfig(
+        mode="training",
+        data_type="array",
+        axes="SCYX",
+        patching={"name": "stratified", "patch_size": [32, 32]},
+        normalization={"name": "mean_std"},
+        multiscale_count=3,
+        alpha_ranges=[(0.5, 1.5), (0.2, 0.8)],
+        seed=3,
+    )
+    loaded = load_config(save_config(config, tmp_path / "ms.yml"))
+    assert isinstance(loaded, MicroSplitDataConfig)
+    assert loaded == config
+    assert loaded.multiscale_count == 3
+    plain = create_data_configuration("tiff", "YX", (32, 32), 4, seed=1)
+    assert type(load_config(save_config(plain, tmp_path / "d.yml"))) is DataConfig
