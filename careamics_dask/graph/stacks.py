@@ -235,7 +235,9 @@ class PatchReader:
     threads : int, default 4
         How many storage chunks are read at the same time through region readers
         (Zarr chunks decoded by a :class:`ChunkDecoder` are read on the calling
-        thread: decoding holds the GIL, so threads would only add overhead).
+        thread: file reads and zstd decoding release the GIL, so batch tasks
+        running in parallel threads already use the cores, and a pool per batch
+        would only add overhead).
     cache_bytes : int, optional
         Byte budget of this process's cache of whole Dask blocks (sources without a
         region reader); unchanged when None.
