@@ -147,6 +147,20 @@ class CareamicsDataset:
             )
         return tuple(regions)
 
+    def _repr_html_(self) -> str:
+        """Return the notebook display: sources, chunks, patches, statistics.
+
+        Built from metadata only; no pixel is read.
+
+        Returns
+        -------
+        str
+            An HTML fragment (:func:`careamics_dask.factory._repr.dataset_html`).
+        """
+        from careamics_dask.factory._repr import dataset_html
+
+        return dataset_html(self)
+
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose table ``dataset[i]`` reads.
 

@@ -64,7 +64,7 @@ def group_chunks(
     Examples
     --------
     >>> group_chunks([(4, 4, 4, 4), (4, 4, 4, 4)], bytes_per_pixel=2, limit=128)
-    ((2, 2, 2, 2), (16,))
+    ((4, 4, 4, 4), (16,))
     """
     per_block = [1] * len(chunks)  # storage chunks per block along each axis
     for axis in reversed(range(len(chunks))):
