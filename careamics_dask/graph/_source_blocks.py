@@ -94,7 +94,7 @@ def _read_block(
             "got None. Call this function through map_blocks."
         )
     (sample, _), _, *spatial = block_info[None]["array-location"]
-    reader = PatchReader([source], threads=4)
+    reader = PatchReader([source], threads=4, channels=channels)
     region = reader.region(0, int(sample), tuple(spatial))
     if channels is not None:
         region = region[list(channels)]

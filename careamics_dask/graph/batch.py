@@ -153,7 +153,9 @@ def read_patches(
     n_channels = len(channels) if channels is not None else sources[0].n_channels
     if len(rows) == 0:
         return np.zeros((0, n_channels, *rows.patch_size.shape[1:]), dtype=np.float32)
-    reader = PatchReader(sources, threads=threads, cache_bytes=cache_bytes)
+    reader = PatchReader(
+        sources, threads=threads, cache_bytes=cache_bytes, channels=channels
+    )
     low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
     reader.prefetch_bounds(rows.data_idx, rows.sample_idx, low, high)
     size = [int(p) for p in sizes[0]]

@@ -241,6 +241,10 @@ class PatchReader:
     cache_bytes : int, optional
         Byte budget of this process's cache of whole Dask blocks (sources without a
         region reader); unchanged when None.
+    channels : Sequence[int], optional
+        The only channels the caller will keep: storage chunks holding none of them
+        are not read (regions then hold undefined values in the other channels).
+        All channels by default.
     """
 
     def __init__(
@@ -249,10 +253,12 @@ class PatchReader:
         *,
         threads: int = 4,
         cache_bytes: int | None = None,
+        channels: Sequence[int] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.threads = max(1, int(threads))
         self.cache_bytes = cache_bytes
+        self.channels = None if channels is None else frozenset(map(int, channels))
         self._chunks: dict[ChunkKey, npt.NDArray[Any]] = {}
         self._geometries: dict[int, _Geometry] = {}
         self._decoders: dict[int, ChunkDecoder | None] = {}
@@ -355,8 +361,11 @@ class PatchReader:
             if binding is None:
                 continue
             bounds = tuple(zip(lo, hi, strict=True))
-            _, touched = self._geometry(d, binding).box(s, bounds)
+            geometry = self._geometry(d, binding)
+            _, touched = geometry.box(s, bounds)
             for index, region in touched:
+                if not geometry.holds_any(index, self.channels):
+                    continue
                 if (d, index) not in self._chunks:
                     wanted[(d, index)] = (binding.reader, region)
         if not wanted:
@@ -510,6 +519,8 @@ class PatchReader:
             return geometry.canonical(chunk[view])
         out = np.empty(tuple(r[1] - r[0] for r in regions), dtype=binding.reader.dtype)
         for index, chunk_region in touched:
+            if not geometry.holds_any(index, self.channels):
+                continue  # channels the caller drops: left undefined
             chunk = self._chunk(data_idx, binding, (data_idx, index), chunk_region)
             src, dst = [], []
             for (lo, hi), piece in zip(regions, chunk_region, strict=True):
@@ -577,6 +588,7 @@ class _Geometry:
 
     __slots__ = (
         "_boxes",
+        "_channel_axis",
         "_chunk_regions",
         "_chunks",
         "_order",
@@ -606,6 +618,18 @@ class _Geometry:
             tuple[list[tuple[int, int]], list[tuple[tuple[int, ...], Region]]],
         ] = {}
         self._chunk_regions: dict[tuple[int, ...], Region] = {}
+        self._channel_axis = axes.index("C") if "C" in axes else None
+
+    def holds_any(
+        self, index: tuple[int, ...], channels: frozenset[int] | None
+    ) -> bool:
+        """Return whether storage chunk ``index`` holds any of ``channels``."""
+        axis = self._channel_axis
+        if channels is None or axis is None:
+            return True
+        size = self._chunks[axis]
+        start = index[axis] * size
+        return any(start <= c < start + size for c in channels)
 
     def regions(
         self, sample_idx: int, bounds: tuple[tuple[int, int], ...]

@@ -119,3 +119,14 @@ def test_small_integer_moments_are_exact(tmp_path: Path, dtype: str) -> None:
     assert stats.stds[0] == pytest.approx(pixels.std(), rel=1e-12)
     minmax = compute_statistics([stack], "min_max")
     assert minmax.pair == ([float(pixels.min())], [float(pixels.max())])
+
+
+def test_chunks_of_dropped_channels_are_not_read(tmp_path: Path) -> None:
+    data = RNG.integers(0, 100, (2, 3, 32, 32), dtype=np.uint16)
+    stack = open_image(write_zarr(tmp_path / "a.zarr", data, (1, 1, 16, 16)), "SCYX")
+    blocks = source_blocks(stack, [2, 0])
+    assert blocks is not None
+    with count_region_reads() as counter:
+        values = blocks.compute(scheduler="sync")
+    np.testing.assert_array_equal(values, data[:, [2, 0]])
+    assert counter.count == 2 * 2 * 4  # samples x kept channels x chunks per plane

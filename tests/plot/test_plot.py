@@ -256,9 +256,9 @@ def test_patches_read_only_the_chunks_under_them(
                 chunks.add((table.sample_idx[row], cy, cx))
     with count_region_reads() as reads:
         plot_patches(train, indices=[0, 7])
-    # channels 0 and 2 are read as one span (0..2) by the batch reader: each chunk
-    # under a patch is read once per channel of the span, nothing else
-    assert reads.count == 3 * len(chunks)
+    # the dataset keeps channels 0 and 2 (chunks hold one channel each): each chunk
+    # under a patch is read once per kept channel, nothing else
+    assert reads.count == 2 * len(chunks)
     assert reads.count < TOTAL_CHUNKS // 10
 
 
