@@ -108,7 +108,10 @@ def get_client(
     if security is not None:
         options["security"] = security
     options.update(cluster_kwargs)
-    cluster = LocalCluster(**options)
+    interval = get_option("client.memory-manager-interval")
+    key = "distributed.scheduler.active-memory-manager.interval"
+    with dask.config.set({key: interval}):  # read once, when the scheduler starts
+        cluster = LocalCluster(**options)
     client = EmbeddedClient(cluster, security=security)  # type: ignore[no-untyped-call]
     logger.info(
         "started a local cluster of %d workers; dashboard %s",

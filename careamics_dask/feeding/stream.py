@@ -19,13 +19,14 @@ import math
 import os
 import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from dask.base import tokenize
 
 from careamics_dask.factory.region_data import Batch
+from careamics_dask.feeding._tiles import TiledPlan, build_tiled_batch
 from careamics_dask.graph.batch import build_batch
 from careamics_dask.graph.ordering import canonical_chunks, chunk_aware_order
 from careamics_dask.runtime import get_option
@@ -346,32 +347,80 @@ class BatchStream:
             yield from self._iterate(submit, Future.result)
 
     def _distributed(self, client: Client) -> tuple[Any, Any]:
+        # in-memory stacks go to the cluster once, as tiles spread over the workers
+        tiled = TiledPlan(client, self._plan)
         # a task, not scattered data: the scheduler recomputes it when the worker
         # holding it is lost (a scattered value would die with that worker)
         plan = client.submit(
-            hold, self._plan, key=f"careamics-plan-{self._token}", pure=False
+            hold, tiled.plan, key=f"careamics-plan-{self._token}", pure=False
         )
         tables: dict[int, Any] = {}
+        shapes = np.array([s.spatial_shape for s in self._plan.inputs], np.int64)
 
-        def submit(epoch: int, index: int, indices: npt.NDArray[np.int64]) -> Any:
+        def submit(
+            epoch: int, index: int, indices: npt.NDArray[np.int64], attempt: int = 0
+        ) -> _Job:
             if epoch not in tables:
                 tables.clear()
                 tables[epoch] = self.dataset.patch_table(epoch)
             rows = tables[epoch].take(indices)
             key = f"careamics-batch-{self._token}-{self.rank}-{epoch}-{index}"
-            return client.submit(
-                build_batch,
+            if attempt:
+                key = f"{key}-again{attempt}"
+            if not tiled.tiled:
+                future = client.submit(
+                    build_batch,
+                    plan,
+                    rows,
+                    indices,
+                    epoch,
+                    key=key,
+                    retries=self.retries,
+                    pure=False,
+                )
+                return _Job(future, {}, (epoch, index, indices), attempt)
+            spatial = shapes[rows.data_idx]
+            low = np.clip(rows.coords, 0, spatial)
+            high = np.clip(rows.coords + rows.patch_size, 0, spatial)
+            tiles = tiled.needed(rows, low, high)
+            future = client.submit(
+                build_tiled_batch,
                 plan,
                 rows,
                 indices,
                 epoch,
+                tiles,
                 key=key,
                 retries=self.retries,
                 pure=False,
             )
+            return _Job(future, tiles, (epoch, index, indices), attempt)
 
-        def wait(future: Any) -> Any:
-            return client.gather(future, direct=True)
+        def wait(job: _Job) -> Any:
+            while True:
+                try:
+                    return client.gather(job.future, direct=True)
+                except CancelledError:
+                    # scattered tiles die with their worker, and the batches that
+                    # needed them are cancelled: send lost tiles again from this
+                    # client's copy (another batch may have done it) and run again
+                    if not job.tiles or job.attempt >= _TILE_ATTEMPTS:
+                        raise
+                    lost = tiled.rescatter(list(job.tiles))
+                    logger.warning(
+                        "batch %d of epoch %d lost its in-memory tiles with a worker "
+                        "(%d sent again); running it again",
+                        job.identity[1],
+                        job.identity[0],
+                        lost,
+                    )
+                    job.release()
+                    again = submit(*job.identity, attempt=job.attempt + 1)
+                    job.future, job.tiles, job.attempt = (
+                        again.future,
+                        again.tiles,
+                        again.attempt,
+                    )
 
         return submit, wait
 
@@ -397,6 +446,24 @@ class BatchStream:
         )
 
 
+_TILE_ATTEMPTS = 3
+"""How often a batch is run again after its in-memory tiles were lost."""
+
+
+@dataclasses.dataclass
+class _Job:
+    """A submitted batch: its future, the tile futures it depends on, its identity."""
+
+    future: Any
+    tiles: dict[Any, Any]
+    identity: tuple[int, int, npt.NDArray[np.int64]]
+    attempt: int = 0
+
+    def release(self) -> None:
+        """Release the batch's future."""
+        _cancel(self.future)
+
+
 def hold(value: Any) -> Any:
     """Return ``value``: a task that keeps a value recoverable on a cluster.
 
@@ -414,6 +481,9 @@ def hold(value: Any) -> Any:
 
 
 def _cancel(future: Any) -> None:
+    if isinstance(future, _Job):
+        future.release()
+        return
     release = getattr(future, "release", None)
     if callable(release):
         release()
