@@ -18,6 +18,7 @@ import argparse
 import platform
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -184,7 +185,13 @@ def main() -> None:
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the reference"
     )
+    parser.add_argument("--json", default="", help="also write the columns here")
+    parser.add_argument(
+        "--quick", action="store_true", help="200 samples, 20 for the reference"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.samples, args.ref_samples = 200, 20
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, "
@@ -216,6 +223,35 @@ def main() -> None:
             for name in ref
         }
     print_table(columns)
+    if args.json:
+        import json
+        import os
+        import sys
+
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                    "quick": args.quick,
+                    "machine": {
+                        "cpus": os.cpu_count(),
+                        "python": platform.python_version(),
+                        "numpy": np.__version__,
+                    },
+                    "settings": {
+                        "samples": args.samples,
+                        "ref samples": args.ref_samples,
+                        "size": args.size,
+                        "patch": args.patch,
+                        "n val": args.n_val,
+                        "background": args.background,
+                    },
+                    "reference": has_reference,
+                    "columns": columns,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import queue
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +43,16 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gib", type=float, default=0.5, help="store size")
     parser.add_argument("--store", type=Path, default=None, help="store location")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "careamics-dask-bench",
+        help="where the store is written once (unless --store)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write results here")
+    parser.add_argument(
+        "--quick", action="store_true", help="prefetch 4 and 8, fewer batches"
+    )
     parser.add_argument("--prefetch", type=int, nargs="+", default=[2, 4, 8, 16])
     parser.add_argument("--step-ms", type=float, default=20.0)
     parser.add_argument("--batches", type=int, default=400, help="measured batches")
@@ -64,7 +76,11 @@ def parse_args() -> argparse.Namespace:
         help="N > 0: a benchmark-only prototype that iterates the stream in a thread "
         "and hands the training loop batches from a queue of N ready ones",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.quick:
+        args.prefetch = [4, 8]
+        args.batches, args.capacity_batches = 150, 100
+    return args
 
 
 def build_dataset(root: Path, args: argparse.Namespace) -> CareamicsDataset:
@@ -279,13 +295,31 @@ def main() -> None:
     from careamics_dask.feeding import get_client
 
     shape = store_shape(args.size_gib)
-    default = Path(tempfile.gettempdir()) / "careamics-dask-bench"
-    root = args.store or default / f"stream-{shape[0]}x{shape[1]}x{shape[2]}.zarr"
+    root = (
+        args.store or args.cache_dir / f"stream-{shape[0]}x{shape[1]}x{shape[2]}.zarr"
+    )
     ensure_store(root, shape)
     dataset = build_dataset(root, args)
     step = args.step_ms / 1e3
     print(f"machine: {machine()}")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    results: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),
+        "quick": args.quick,
+        "machine": machine(),
+        "load average before": os.getloadavg()[0],
+        "store": {"shape": list(shape), "path": str(root)},
+        "settings": {
+            "patch": args.patch,
+            "batch": args.batch_size,
+            "workers": args.workers,
+            "step ms": args.step_ms,
+            "batches": args.batches,
+            "warmup": args.warmup,
+            "order": args.order,
+            "background": args.background,
+        },
+    }
     print(
         f"store {root} {shape} uint16, chunks 256x256 zstd; {len(dataset):,} "
         f"patches of {args.patch}x{args.patch} per epoch, batches of "
@@ -302,6 +336,7 @@ def main() -> None:
             for p in args.prefetch
         ]
         report(f"Training step {args.step_ms:g} ms", rows)
+        results["step"] = dict(rows)
         if args.torch:
             deepest = max(args.prefetch)
             torch_row = run(
@@ -314,12 +349,17 @@ def main() -> None:
                 through_torch=True,
             )
             report("Through make_dataloader", [(f"{deepest} (torch)", torch_row)])
+            results["step"][f"{deepest}, make_dataloader"] = torch_row
         capacity = [
             (str(p), run(dataset, client, p, args, step=0, n=args.capacity_batches))
             for p in args.prefetch
         ]
         report("Free-running (no training step): the stream's capacity", capacity)
+        results["capacity"] = dict(capacity)
     print("\nload average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    results["load average after"] = os.getloadavg()[0]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Benchmarks of careamics_dask; ``python -m benchmarks`` runs them all."""
