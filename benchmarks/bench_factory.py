@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -486,19 +487,20 @@ def bench_threads(
     from careamics_dask.graph.batch import build_batch
 
     threads = os.cpu_count() or 1
-    for label, kwargs in (
-        ("uniform (shuffled), BatchStream threads", {"shuffle": True}),
-        ("chunk-aware order, BatchStream threads", {"chunk_aware": True}),
-    ):
-        many = args.batches * (1 if "uniform" in label else 3)
-        stream = BatchStream(ds, None, prefetch=2 * threads, **kwargs)
-        batches = iter(stream)
-        for _ in range(4):  # warm up: threads started, first chunks read
-            next(batches)
-        with Clock() as clock:
-            received = sum(len(next(batches).input) for _ in range(many))
-        batches.close()  # type: ignore[attr-defined]
-        record(results, "ours", label, received, clock)
+    for local in ("threads", "processes"):
+        for label, kwargs in (
+            (f"uniform (shuffled), BatchStream {local}", {"shuffle": True}),
+            (f"chunk-aware order, BatchStream {local}", {"chunk_aware": True}),
+        ):
+            many = args.batches * (1 if "uniform" in label else 3)
+            stream = BatchStream(ds, None, prefetch=2 * threads, local=local, **kwargs)
+            batches = iter(stream)
+            for _ in range(8):  # warm up: workers started, first chunks read
+                next(batches)
+            with Clock(family) as clock:
+                received = sum(len(next(batches).input) for _ in range(many))
+            batches.close()  # type: ignore[attr-defined]
+            record(results, "ours", label, received, clock)
     name = next(k for k in tables if k.startswith("chunk-aware draw"))
     table = tables[name]
     count = 3 * args.batches
@@ -511,6 +513,31 @@ def bench_threads(
         with Clock() as clock:
             received = sum(pool.map(one, range(2 * threads, 2 * threads + count)))
     record(results, "ours", f"{name}, {threads} threads", received, clock)
+    # the same draws on local processes (what BatchStream(local="processes") runs)
+    from careamics_dask.feeding.stream import _build_with_installed_plan, _install_plan
+
+    with ProcessPoolExecutor(
+        threads,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_install_plan,
+        initargs=(ds.plan,),
+    ) as processes:
+        rows = [batch_rows(table, i) for i in range(count + 4 * threads)]
+        warm = [
+            processes.submit(_build_with_installed_plan, *r, epoch)
+            for r in rows[: 4 * threads]
+        ]
+        for future in warm:
+            future.result()
+        with Clock(family) as clock:
+            window: deque[Any] = deque()
+            received = 0
+            for r in rows[4 * threads :]:  # a window of 4 per process, in order
+                window.append(processes.submit(_build_with_installed_plan, *r, epoch))
+                if len(window) >= 4 * threads:
+                    received += len(window.popleft().result()[0])
+            received += sum(len(f.result()[0]) for f in window)
+    record(results, "ours", f"{name}, {threads} processes", received, clock)
 
 
 def bench_statistics(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -682,22 +709,72 @@ def in_memory_main(args: argparse.Namespace) -> None:
     print("IN-MEMORY-JSON " + json.dumps(out), flush=True)
 
 
-def run_in_memory(args: argparse.Namespace) -> dict[str, Any]:
+def client_main(args: argparse.Namespace) -> None:
+    """A user's client in a fresh process: its peak RSS over a real training feed.
+
+    An embedded ``LocalCluster`` (2 workers x 1 thread, scheduler in this process)
+    computes the statistics of the whole store at construction, then a
+    ``BatchStream`` delivers shuffled batches; nothing of the harness (extra epoch
+    tables, ``batch_tasks`` lists) is in this process.
+    """
+    from distributed import Client, LocalCluster
+
+    from careamics_dask.feeding import BatchStream
+
+    out: dict[str, Any] = {}
+    with (
+        PeakMemory() as peak,
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        start = time.perf_counter()
+        ds = create(args.store, MISSING_STATS)
+        out["statistics on the cluster s"] = time.perf_counter() - start
+        out["after statistics MiB"] = rss_bytes() / MIB
+        batches = iter(BatchStream(ds, client, prefetch=8))
+        start = time.perf_counter()
+        out["batches"] = sum(
+            1 for _, _ in zip(range(args.client_batches), batches, strict=False)
+        )
+        out["stream patches/s"] = out["batches"] * BATCH / (time.perf_counter() - start)
+        batches.close()  # type: ignore[attr-defined]
+    out["peak rss MiB"] = peak.peak / MIB
+    print("CLIENT-JSON " + json.dumps(out), flush=True)
+
+
+def _subprocess_json(args: argparse.Namespace, flag: str, tag: str) -> dict[str, Any]:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
-        "--as-in-memory",
+        flag,
+        "--store",
+        args.store,
         "--stats-store",
         args.stats_store,
         "--stats-shape",
         *(str(s) for s in args.stats_shape),
+        "--client-batches",
+        str(args.client_batches),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
-        if line.startswith("IN-MEMORY-JSON "):
-            return dict(json.loads(line.removeprefix("IN-MEMORY-JSON ")))
+        if line.startswith(f"{tag} "):
+            return dict(json.loads(line.removeprefix(f"{tag} ")))
     print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
     return {"error": f"exit {done.returncode}"}
+
+
+def run_in_memory(args: argparse.Namespace) -> dict[str, Any]:
+    return _subprocess_json(args, "--as-in-memory", "IN-MEMORY-JSON")
+
+
+def run_client(args: argparse.Namespace) -> dict[str, Any]:
+    return _subprocess_json(args, "--as-client", "CLIENT-JSON")
 
 
 # ---------------------------------------------------------------------------- report
@@ -768,9 +845,8 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     stats_cpu = ref["statistics CPU-s"] / ours[stats_key.replace(" s,", " CPU-s,")]
     scale = results["store"]["GiB"] / results["store"]["statistics store GiB"]
     whole = ours["statistics s, whole store, threads"]
-    client = results["memory"]["client peak rss MiB"]
-    reading = results["memory"]["client peak rss MiB, batches"]
-    statistics = results["memory"]["client peak rss MiB, statistics"]
+    user = results.get("user client", {})
+    client = user.get("peak rss MiB", float("nan"))
     memory = results.get("in memory", {})
     in_cluster = memory.get("workers rss increase MiB", float("nan"))
     data = memory.get("data MiB", float("nan"))
@@ -795,8 +871,10 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             ref["statistics s"] * scale / whole >= 30,
         ),
         (
-            "(4a) client peak RSS < 600 MiB (batches; statistics)",
-            f"{reading:.0f} MiB; {statistics:.0f} MiB",
+            "(4a) client peak RSS < 600 MiB (fresh process with the scheduler: "
+            "statistics on the cluster, then a BatchStream)",
+            f"{client:.0f} MiB (harness process: "
+            f"{results['memory']['client peak rss MiB']:.0f} MiB)",
             client < 600,
         ),
         (
@@ -830,6 +908,7 @@ def print_report(results: dict[str, Any]) -> None:
         table(f"sample diversity: {name}", rows)
     table("memory", results["memory"])
     table("in_memory=True (fresh process, statistics store)", results["in memory"])
+    table("a user's client (fresh process, whole store)", results["user client"])
     print("\ngoals (ratios in this run)")
     for name, text, met in goals(results):
         print(f"  {'MET ' if met else 'MISSED'}  {name}: {text}")
@@ -867,6 +946,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--naive-batches", type=int, default=3)
     parser.add_argument("--as-reference", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--as-in-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--as-client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--client-batches", type=int, default=400, help="batches of the client run"
+    )
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--stats-store", help=argparse.SUPPRESS)
     parser.add_argument("--stats-shape", type=int, nargs=3, help=argparse.SUPPRESS)
@@ -887,6 +970,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.as_in_memory:
         in_memory_main(args)
         return
+    if args.as_client:
+        client_main(args)
+        return
     directory = Path(args.store_dir)
     directory.mkdir(parents=True, exist_ok=True)
     shape = store_shape(args.size_gib)
@@ -900,7 +986,16 @@ def main(argv: list[str] | None = None) -> None:
             (args.stats_shape[0], args.stats_shape[1], args.stats_shape[2]),
         )
     )
+    # every run reads from the page cache (the machine has the memory): reading
+    # every chunk file once first keeps disk speed, and what earlier benchmarks
+    # evicted, out of the figures
+    warm = time.perf_counter()
+    for store in (args.store, args.stats_store):
+        for path in chunk_files(store):
+            with open(path, "rb", buffering=0) as file:
+                file.read()
     results: dict[str, Any] = {
+        "page cache warm-up s": round(time.perf_counter() - warm, 1),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
         "store": {
@@ -938,6 +1033,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     bench_baselines(args, results)
     results["in memory"] = run_in_memory(args)
+    results["user client"] = run_client(args)
     after = psutil.cpu_times()
     wall = time.perf_counter() - started
     used = sum(after) - after.idle - (sum(busy) - busy.idle)

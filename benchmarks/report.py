@@ -440,7 +440,7 @@ def section_factory(data: dict[str, Any]) -> str:
     )
     out.extend(
         f"**{name}**\n\n" + pairs(factory[name])
-        for name in ("memory", "in memory", "store")
+        for name in ("memory", "in memory", "user client", "store")
         if factory.get(name)
     )
     return "\n\n".join(out)

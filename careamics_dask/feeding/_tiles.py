@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from careamics_dask.graph.batch import build_batch
+from careamics_dask.graph.batch import BatchPlan, build_batch
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from distributed import Client, Future
 
-    from careamics_dask.graph.batch import BatchPlan
     from careamics_dask.graph.stacks import StackSource
     from careamics_dask.patching import PatchTable
 
@@ -285,12 +284,18 @@ class TiledPlan:
     ----------
     client : distributed.Client
         The cluster's client.
-    plan : BatchPlan
-        The full plan (its NumPy stacks stay on the client, for :meth:`rescatter`).
+    plan : BatchPlan or other batch builder
+        The full plan (its NumPy stacks stay on the client, for :meth:`rescatter`);
+        other plans (MicroSplit's) are shipped as they are.
     """
 
-    def __init__(self, client: Client, plan: BatchPlan) -> None:
+    def __init__(self, client: Client, plan: Any) -> None:
         self.client = client
+        self.futures: dict[TileKey, Future[Any]] = {}
+        if not isinstance(plan, BatchPlan):  # other plans (MicroSplit) ship as they are
+            self.layouts: list[tuple[TileLayout, npt.NDArray[Any]]] = []
+            self.plan = plan
+            return
         self.layouts = _layouts("input", plan.inputs) + _layouts("target", plan.targets)
         self._arrays = {
             (layout.role, layout.data_idx): (layout, array)
@@ -315,7 +320,6 @@ class TiledPlan:
             inputs=strip("input", plan.inputs) or (),
             targets=strip("target", plan.targets),
         )
-        self.futures: dict[TileKey, Future[Any]] = {}
         for layout, array in self.layouts:
             self._scatter(layout.tiles(array))
 

@@ -14,12 +14,20 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
+import multiprocessing
 import os
 import queue
 import threading
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import (
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,6 +101,13 @@ class BatchStream:
         patches are the same; only which ones share a batch changes), with the order
         of batches shuffled per epoch: far fewer chunk reads per batch, less sample
         diversity within a batch (``BENCHMARKS.md``, "Factory throughput").
+    local : {"threads", "processes"}, optional
+        How batches are built without a cluster; default
+        ``careamics-dask.batching.local``. ``"processes"`` starts one process per
+        core (at most ``prefetch``), each holding the batch plan once, and builds
+        batches in parallel without sharing the GIL, like a DataLoader's workers
+        (scripts need an ``if __name__ == "__main__":`` guard, as for any spawned
+        process). Threads start at once and share in-memory data.
 
     Examples
     --------
@@ -119,6 +134,7 @@ class BatchStream:
         world_size: int = 1,
         retries: int | None = None,
         chunk_aware: bool = False,
+        local: str | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(
@@ -136,6 +152,12 @@ class BatchStream:
         self.rank = int(rank)
         self.world_size = int(world_size)
         self.chunk_aware = bool(chunk_aware)
+        self.local = str(get_option("batching.local", local))
+        if self.local not in ("threads", "processes"):
+            raise ValueError(
+                f"Local executor unknown: expected 'threads' or 'processes', got "
+                f"{self.local!r}."
+            )
         self.seed = int(dataset.config.seed)
         self.epoch = 0
         self.position = 0
@@ -336,13 +358,25 @@ class BatchStream:
 
     def _iterate_local(self) -> Iterator[Batch]:
         workers = max(1, min(self.prefetch, os.cpu_count() or 1))
-        with ThreadPoolExecutor(workers, thread_name_prefix="careamics-batch") as pool:
+        pool: Executor
+        if self.local == "processes":
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_install_plan,
+                initargs=(self._plan,),
+            )
+            build: Any = _build_with_installed_plan
+        else:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="careamics-batch")
+            build = functools.partial(build_batch, self._plan)
+        with pool:
 
             def submit(
                 epoch: int, _: int, indices: npt.NDArray[np.int64]
             ) -> Future[Any]:
                 rows = self.dataset.patch_table(epoch).take(indices)
-                return pool.submit(build_batch, self._plan, rows, indices, epoch)
+                return pool.submit(build, rows, indices, epoch)
 
             yield from self._iterate(submit, Future.result)
 
@@ -355,7 +389,11 @@ class BatchStream:
             hold, tiled.plan, key=f"careamics-plan-{self._token}", pure=False
         )
         tables: dict[int, Any] = {}
-        shapes = np.array([s.spatial_shape for s in self._plan.inputs], np.int64)
+        shapes = (
+            np.array([s.spatial_shape for s in self._plan.inputs], np.int64)
+            if tiled.tiled
+            else None
+        )
 
         def submit(
             epoch: int, index: int, indices: npt.NDArray[np.int64], attempt: int = 0
@@ -379,6 +417,7 @@ class BatchStream:
                     pure=False,
                 )
                 return _Job(future, {}, (epoch, index, indices), attempt)
+            assert shapes is not None  # tiled plans are BatchPlans
             spatial = shapes[rows.data_idx]
             low = np.clip(rows.coords, 0, spatial)
             high = np.clip(rows.coords + rows.patch_size, 0, spatial)
@@ -462,6 +501,21 @@ class _Job:
     def release(self) -> None:
         """Release the batch's future."""
         _cancel(self.future)
+
+
+_installed_plan: Any = None
+"""The batch plan of a local worker process (set once, by its initializer)."""
+
+
+def _install_plan(plan: Any) -> None:
+    global _installed_plan  # one plan per worker process
+    _installed_plan = plan
+
+
+def _build_with_installed_plan(
+    rows: Any, indices: npt.NDArray[np.int64], epoch: int
+) -> tuple[Any, Any]:
+    return build_batch(_installed_plan, rows, indices, epoch)
 
 
 def hold(value: Any) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from careamics_dask.graph.augment import augment_batch
 from careamics_dask.graph.stacks import PatchReader
@@ -157,21 +158,41 @@ def read_patches(
         sources, threads=threads, cache_bytes=cache_bytes, channels=channels
     )
     low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
-    reader.prefetch_bounds(rows.data_idx, rows.sample_idx, low, high)
     size = [int(p) for p in sizes[0]]
+    groups, grouped = neighbourhoods(rows, low, high, sizes[0])
+    single = np.flatnonzero(~grouped)
+    ndim = len(size)
+    reader.prefetch_bounds(
+        np.array([g[0] for g in groups] + rows.data_idx[single].tolist(), np.int64),
+        np.array([g[1] for g in groups] + rows.sample_idx[single].tolist(), np.int64),
+        np.array([g[3] for g in groups] + low[single].tolist(), np.int64).reshape(
+            -1, ndim
+        ),
+        np.array([g[4] for g in groups] + high[single].tolist(), np.int64).reshape(
+            -1, ndim
+        ),
+    )
     out = np.zeros((len(rows), n_channels, *size), dtype=np.float32)
+    selection = None if channels is None else list(channels)
+    for d, s, members, lo, hi in groups:
+        # one region around neighbouring patches, cut all at once
+        region = reader.region(d, s, tuple(zip(lo.tolist(), hi.tolist(), strict=True)))
+        if selection is not None:
+            region = region[selection]
+        spatial = tuple(range(1, region.ndim))
+        windows = sliding_window_view(region, size, axis=spatial)
+        starts = (rows.coords[members] - lo).T
+        out[members] = np.moveaxis(windows[(slice(None), *starts)], 0, 1)
     # where each clipped box lands in its zero-padded patch
     offset = low - rows.coords
-    selection = None if channels is None else list(channels)
-    for i, (d, s, lo, hi, off) in enumerate(
-        zip(
-            rows.data_idx.tolist(),
-            rows.sample_idx.tolist(),
-            low.tolist(),
-            high.tolist(),
-            offset.tolist(),
-            strict=True,
-        )
+    for i, d, s, lo, hi, off in zip(
+        single.tolist(),
+        rows.data_idx[single].tolist(),
+        rows.sample_idx[single].tolist(),
+        low[single].tolist(),
+        high[single].tolist(),
+        offset[single].tolist(),
+        strict=True,
     ):
         if any(a >= b for a, b in zip(lo, hi, strict=True)):
             continue  # entirely outside its image: zeros
@@ -185,6 +206,65 @@ def read_patches(
         )
         out[place] = region
     return out
+
+
+_MIN_NEIGHBOURS = 4
+"""Patches of one sample a shared region is worth reading for."""
+
+
+def neighbourhoods(
+    rows: PatchTable,
+    low: npt.NDArray[np.int64],
+    high: npt.NDArray[np.int64],
+    size: npt.NDArray[np.int64],
+) -> tuple[
+    list[tuple[int, int, npt.NDArray[np.intp], Any, Any]], npt.NDArray[np.bool_]
+]:
+    """Find patches that are cheaper to cut together from one shared region.
+
+    Patches of the same sample, all inside their image, whose bounding box holds at
+    most twice their own pixels (chunk-aware batches, mostly) are read as that one
+    region and cut out of it in one vectorized copy, instead of one region each.
+
+    Parameters
+    ----------
+    rows : PatchTable
+        The batch's rows.
+    low, high : numpy.ndarray
+        Each patch clipped to its image, ``(N, ndim)``.
+    size : numpy.ndarray
+        The patch size.
+
+    Returns
+    -------
+    tuple of (list, numpy.ndarray)
+        ``(data_idx, sample_idx, members, box_low, box_high)`` per group, and which
+        rows belong to a group.
+    """
+    grouped = np.zeros(len(rows), dtype=np.bool_)
+    groups: list[tuple[int, int, npt.NDArray[np.intp], Any, Any]] = []
+    if len(rows) < _MIN_NEIGHBOURS:
+        return groups, grouped
+    inside = np.all(
+        (low == rows.coords) & (high == rows.coords + rows.patch_size), axis=1
+    )
+    key = rows.data_idx * (int(rows.sample_idx.max()) + 1) + rows.sample_idx
+    order = np.argsort(key, kind="stable")
+    _, starts = np.unique(key[order], return_index=True)
+    volume = int(np.prod(size))
+    for members in np.split(order, starts[1:]):
+        members = members[inside[members]]
+        if len(members) < _MIN_NEIGHBOURS:
+            continue
+        lo, hi = low[members].min(axis=0), high[members].max(axis=0)
+        if int(np.prod(hi - lo)) > 2 * len(members) * volume:
+            continue
+        first = int(members[0])
+        groups.append(
+            (int(rows.data_idx[first]), int(rows.sample_idx[first]), members, lo, hi)
+        )
+        grouped[members] = True
+    return groups, grouped
 
 
 class BatchBuilder(Protocol):

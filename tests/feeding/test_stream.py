@@ -277,3 +277,12 @@ def test_chunk_aware_stream_keeps_the_epoch_and_groups_chunks(tmp_path: Path) ->
     for batch in grouped[:2]:
         region = dataset[int(batch.indices[0])][0]
         np.testing.assert_array_equal(region.data, batch.input[0])
+
+
+def test_local_processes_give_the_same_batches() -> None:
+    dataset = train_dataset()
+    threads = signature(list(BatchStream(dataset, epochs=2, local="threads")))
+    processes = list(BatchStream(dataset, epochs=2, prefetch=2, local="processes"))
+    assert signature(processes) == threads
+    with pytest.raises(ValueError, match="Local executor unknown"):
+        BatchStream(dataset, local="fibers")

@@ -152,3 +152,57 @@ def test_patch_fully_outside_is_zero(tmp_path: Path) -> None:
     assert counter.count == 0
     assert patch.shape == (2, 8, 8)
     assert not patch.any()
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "chunks", "patch", "channels"),
+    [
+        ("SCYX", (3, 3, 70, 90), (1, 1, 16, 16), (8, 12), [2, 0]),
+        ("SYX", (2, 70, 90), (1, 32, 32), (16, 16), None),
+        ("SZYX", (2, 12, 30, 40), (1, 4, 8, 8), (4, 8, 8), None),
+    ],
+)
+def test_neighbouring_patches_cut_together_equal_one_by_one(
+    tmp_path: Path,
+    axes: str,
+    shape: tuple[int, ...],
+    chunks: tuple[int, ...],
+    patch: tuple[int, ...],
+    channels: list[int] | None,
+) -> None:
+    from careamics_dask.graph.batch import neighbourhoods, read_patches
+    from careamics_dask.patching import PatchTable
+
+    rng = np.random.default_rng(9)
+    data = rng.integers(0, 60000, shape).astype(np.uint16)
+    path = tmp_path / "a.zarr"
+    zarr.create_array(store=str(path), data=data, chunks=chunks)
+    source = StackSource.from_stack(open_image(path, axes))
+    spatial = np.array(source.spatial_shape)
+    n = 40
+    # clusters of neighbours in two samples, plus patches sticking out of the image
+    centre = rng.integers(0, spatial - np.array(patch), (2, len(patch)))
+    coords = np.concatenate(
+        [centre[i % 2] + rng.integers(-6, 7, len(patch)) for i in range(n - 4)]
+        + [
+            -np.array(patch) // 2,
+            spatial - np.array(patch) // 2,
+            [-3] * len(patch),
+            spatial - 1,
+        ]
+    ).reshape(n, len(patch))
+    rows = PatchTable.from_columns(
+        data_idx=np.zeros(n, np.int64),
+        sample_idx=np.arange(n) % 2,
+        coords=coords,
+        patch_size=np.tile(patch, (n, 1)),
+    )
+    together = read_patches([source], rows, channels)
+    reader = PatchReader([source])
+    low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
+    groups, grouped = neighbourhoods(rows, low, high, np.array(patch))
+    assert groups  # the shared-region path is exercised
+    assert grouped.sum() >= n // 2
+    for i in range(n):
+        one = read_patches([source], rows.take(np.array([i])), channels)
+        np.testing.assert_array_equal(together[i], one[0])
