@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from careamics_dask.graph.augment import augment_batch
+from careamics_dask.graph.ordering import canonical_chunks
 from careamics_dask.graph.stacks import PatchReader
 
 if TYPE_CHECKING:
@@ -159,7 +160,8 @@ def read_patches(
     )
     low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
     size = [int(p) for p in sizes[0]]
-    groups, grouped = neighbourhoods(rows, low, high, sizes[0])
+    chunks = [canonical_chunks(source)[2:] for source in sources]
+    groups, grouped = neighbourhoods(rows, low, high, sizes[0], chunks)
     single = np.flatnonzero(~grouped)
     ndim = len(size)
     reader.prefetch_bounds(
@@ -217,14 +219,17 @@ def neighbourhoods(
     low: npt.NDArray[np.int64],
     high: npt.NDArray[np.int64],
     size: npt.NDArray[np.int64],
+    chunks: Sequence[Sequence[int]] | None = None,
 ) -> tuple[
     list[tuple[int, int, npt.NDArray[np.intp], Any, Any]], npt.NDArray[np.bool_]
 ]:
     """Find patches that are cheaper to cut together from one shared region.
 
-    Patches of the same sample, all inside their image, whose bounding box holds at
-    most twice their own pixels (chunk-aware batches, mostly) are read as that one
-    region and cut out of it in one vectorized copy, instead of one region each.
+    Patches of the same sample, all inside their image, are read as one region (their
+    bounding box) and cut out of it in one vectorized copy, instead of one region
+    each, when the box holds at most twice their own pixels, or when it reads no
+    storage chunk they do not touch anyway and copies at most 16 times their pixels
+    (chunk-aware batches, mostly).
 
     Parameters
     ----------
@@ -234,6 +239,9 @@ def neighbourhoods(
         Each patch clipped to its image, ``(N, ndim)``.
     size : numpy.ndarray
         The patch size.
+    chunks : sequence of sequence of int, optional
+        Storage chunk size along the spatial axes of each stack; without it only
+        the first rule applies.
 
     Returns
     -------
@@ -257,14 +265,39 @@ def neighbourhoods(
         if len(members) < _MIN_NEIGHBOURS:
             continue
         lo, hi = low[members].min(axis=0), high[members].max(axis=0)
-        if int(np.prod(hi - lo)) > 2 * len(members) * volume:
-            continue
         first = int(members[0])
+        box = int(np.prod(hi - lo))
+        if box > 2 * len(members) * volume and not (
+            chunks is not None
+            and box <= 16 * len(members) * volume
+            and _no_extra_chunks(
+                low[members], high[members], lo, hi, chunks[rows.data_idx[first]]
+            )
+        ):
+            continue
         groups.append(
             (int(rows.data_idx[first]), int(rows.sample_idx[first]), members, lo, hi)
         )
         grouped[members] = True
     return groups, grouped
+
+
+def _no_extra_chunks(
+    low: npt.NDArray[np.int64],
+    high: npt.NDArray[np.int64],
+    box_low: npt.NDArray[np.int64],
+    box_high: npt.NDArray[np.int64],
+    chunk: Sequence[int],
+) -> bool:
+    """Return whether the patches touch every storage chunk their box touches."""
+    size = np.asarray(chunk, dtype=np.int64)
+    first = box_low // size
+    touched = np.zeros(tuple((box_high - 1) // size - first + 1), dtype=np.bool_)
+    starts = (low // size - first).tolist()
+    stops = ((high - 1) // size - first + 1).tolist()
+    for a, b in zip(starts, stops, strict=True):
+        touched[tuple(slice(i, j) for i, j in zip(a, b, strict=True))] = True
+    return bool(touched.all())
 
 
 class BatchBuilder(Protocol):
