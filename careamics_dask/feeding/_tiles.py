@@ -38,7 +38,7 @@ __all__ = ["TILE_BYTES", "TileLayout", "TileView", "TiledPlan", "build_tiled_bat
 TILE_BYTES = 256 * 2**10
 """Target size of one tile (all channels, the data's own dtype)."""
 
-SCATTER_BYTES = 64 * 2**20
+SCATTER_BYTES = 16 * 2**20
 """Tiles sent to the workers at once: the client's transient copies stay this small."""
 
 TileKey = tuple[Any, ...]
