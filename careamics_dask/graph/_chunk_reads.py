@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -42,6 +42,8 @@ __all__ = ["ChunkDecoder"]
 logger = logging.getLogger(__name__)
 
 _MAX_KNOWN = 64
+_MAX_KEYS = 1 << 16
+"""Chunk keys a decoder remembers (its store paths, built once each)."""
 _known: OrderedDict[
     tuple[int, tuple[int, ...]], tuple[AnyArray, ChunkDecoder | None]
 ] = OrderedDict()
@@ -98,6 +100,9 @@ class ChunkDecoder:
         self._store = store
         self._prefix = f"{array.store_path.path}/" if array.store_path.path else ""
         self._root = _local_root(store)
+        # local files of a plain zstd (or uncompressed) v3 array: bytes in, pixels out
+        self._raw = _raw_decoder(array) if self._root is not None else None
+        self._keys: dict[tuple[int, ...], str] = {}
         self._encode_key = array.metadata.encode_chunk_key
         self._decode = decode
         self._prototype = default_buffer_prototype()
@@ -180,15 +185,12 @@ class ChunkDecoder:
         )
         _bump_reads()
         try:
-            key = self._prefix + self._encode_key(index)
-            if self._root is not None:
-                stored = _read_local(self._root + key)
-            else:
-                stored = self._store.get_sync(key, prototype=self._prototype)
-            if stored is None:
-                full = np.full(self._chunk_shape, self._fill, dtype=self._dtype)
-            else:
-                full = self._decode(stored).reshape(self._chunk_shape)
+            key = self._keys.get(index)
+            if key is None:
+                key = self._prefix + self._encode_key(index)
+                if len(self._keys) < _MAX_KEYS:
+                    self._keys[index] = key
+            full = self._read_full(key)
         except Exception as exc:
             text = format_region(region)
             raise SourceReadError(
@@ -203,6 +205,21 @@ class ChunkDecoder:
         crop = tuple(slice(0, r.stop - r.start) for r in region)
         return np.asarray(full[crop], dtype=self._dtype)
 
+    def _read_full(self, key: str) -> npt.NDArray[Any]:
+        """Read and decode one whole chunk (the fill value when it is missing)."""
+        if self._raw is not None and self._root is not None:
+            data = _read_local_bytes(self._root + key)
+            if data is not None:
+                return self._raw(data).reshape(self._chunk_shape)
+            return np.full(self._chunk_shape, self._fill, dtype=self._dtype)
+        if self._root is not None:
+            stored = _read_local(self._root + key)
+        else:
+            stored = self._store.get_sync(key, prototype=self._prototype)
+        if stored is None:
+            return np.full(self._chunk_shape, self._fill, dtype=self._dtype)
+        return self._decode(stored).reshape(self._chunk_shape)
+
 
 def _local_root(store: Any) -> str | None:
     """Return ``root/`` of a plain local store (files read directly), else None."""
@@ -211,6 +228,50 @@ def _local_root(store: Any) -> str | None:
     if type(store) is not LocalStore:
         return None
     return f"{store.root}{os.sep}"
+
+
+def _read_local_bytes(path: str) -> bytes | None:
+    """Read a chunk file; None when it is missing."""
+    try:
+        with open(path, "rb", buffering=0) as file:
+            data: bytes = file.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    return data
+
+
+def _raw_decoder(array: AnyArray) -> Callable[[bytes], npt.NDArray[Any]] | None:
+    """Return ``file bytes -> flat pixels`` for the commonest v3 codecs, or None.
+
+    ``bytes`` (any byte order) optionally followed by ``zstd``: the same
+    numcodecs call zarr makes, without zarr's buffer objects around it.
+    """
+    from zarr.codecs import BytesCodec, ZstdCodec
+    from zarr.core.codec_pipeline import BatchedCodecPipeline
+
+    if array.metadata.zarr_format != 3:
+        return None
+    pipeline = array._async_array.codec_pipeline
+    if not isinstance(pipeline, BatchedCodecPipeline) or pipeline.array_array_codecs:
+        return None
+    codec = pipeline.array_bytes_codec
+    compressors = pipeline.bytes_bytes_codecs
+    if not isinstance(codec, BytesCodec) or len(compressors) > 1:
+        return None
+    if compressors and not isinstance(compressors[0], ZstdCodec):
+        return None
+    dtype = np.dtype(array.dtype)
+    if codec.endian is not None and dtype.itemsize > 1:
+        dtype = dtype.newbyteorder("<" if codec.endian.value == "little" else ">")
+    native = np.dtype(array.dtype)
+    zstd = cast("ZstdCodec", compressors[0])._zstd_codec if compressors else None
+
+    def decode(data: bytes) -> npt.NDArray[Any]:
+        raw = zstd.decode(data) if zstd is not None else data
+        pixels = np.frombuffer(raw, dtype=dtype)
+        return pixels if pixels.dtype == native else pixels.astype(native)
+
+    return decode
 
 
 def _read_local(path: str) -> Buffer | None:

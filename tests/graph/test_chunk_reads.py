@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 import zarr
-from zarr.codecs import BloscCodec, GzipCodec, TransposeCodec, ZstdCodec
+from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, TransposeCodec, ZstdCodec
 
 from careamics_dask.errors import SourceReadError
 from careamics_dask.graph._chunk_reads import ChunkDecoder
@@ -37,6 +37,8 @@ def _reader(path: Path, **kwargs: Any) -> Any:
         {"compressors": GzipCodec()},
         {"compressors": BloscCodec()},
         {"compressors": None},
+        {"serializer": BytesCodec(endian="big")},
+        {"serializer": BytesCodec(endian="big"), "compressors": None},
         {"zarr_format": 2},
         {"zarr_format": 2, "compressors": None},
     ],
@@ -53,6 +55,12 @@ def test_decoder_matches_zarr(tmp_path: Path, kwargs: dict[str, Any]) -> None:
         got = decoder.read(index)
         np.testing.assert_array_equal(got, DATA[region])
         assert got.dtype == DATA.dtype
+    # plain bytes (+ zstd) of a local v3 store skip zarr's buffers
+    plain = kwargs.get("compressors", ZstdCodec()) in (None,) or isinstance(
+        kwargs.get("compressors", ZstdCodec()), ZstdCodec
+    )
+    expected = plain and kwargs.get("zarr_format", 3) == 3
+    assert (decoder._raw is not None) == expected
 
 
 def test_decoder_counts_reads(tmp_path: Path) -> None:
