@@ -58,7 +58,7 @@ def cluster() -> Iterator[Client]:
             n_workers=2,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
         ) as local,
         Client(local) as client,
     ):
