@@ -107,6 +107,10 @@ class ChunkDecoder:
         self._decode = decode
         self._prototype = default_buffer_prototype()
         self._chunk_shape = tuple(int(c) for c in array.chunks)
+        # index of the last chunk along each axis, where chunks may be cropped
+        self._last = tuple(
+            -(-s // c) - 1 for c, s in zip(self._chunk_shape, reader.shape, strict=True)
+        )
         self._dtype = np.dtype(reader.dtype)
         fill = array.metadata.fill_value
         self._fill = 0 if fill is None else fill
@@ -179,10 +183,6 @@ class ChunkDecoder:
             and the region.
         """
         reader = self.reader
-        region = tuple(
-            slice(i * c, min((i + 1) * c, s))
-            for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
-        )
         _bump_reads()
         try:
             key = self._keys.get(index)
@@ -192,6 +192,10 @@ class ChunkDecoder:
                     self._keys[index] = key
             full = self._read_full(key)
         except Exception as exc:
+            region = tuple(
+                slice(i * c, min((i + 1) * c, s))
+                for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
+            )
             text = format_region(region)
             raise SourceReadError(
                 f"Failed to read region {text} of {reader.describe()}: "
@@ -202,8 +206,13 @@ class ChunkDecoder:
                 array=reader.array,
                 region=text,
             ) from exc
-        crop = tuple(slice(0, r.stop - r.start) for r in region)
-        return np.asarray(full[crop], dtype=self._dtype)
+        if any(map(_at_edge, index, self._last)):  # the array's last chunks
+            crop = tuple(
+                slice(0, min(c, s - i * c))
+                for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
+            )
+            full = full[crop]
+        return full if full.dtype == self._dtype else full.astype(self._dtype)
 
     def _read_full(self, key: str) -> npt.NDArray[Any]:
         """Read and decode one whole chunk (the fill value when it is missing)."""
@@ -219,6 +228,10 @@ class ChunkDecoder:
         if stored is None:
             return np.full(self._chunk_shape, self._fill, dtype=self._dtype)
         return self._decode(stored).reshape(self._chunk_shape)
+
+
+def _at_edge(index: int, last: int) -> bool:
+    return index >= last
 
 
 def _local_root(store: Any) -> str | None:

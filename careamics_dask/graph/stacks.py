@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import getitem
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
@@ -533,7 +534,29 @@ class PatchReader:
 
 Region = tuple[slice, ...]
 _MAX_BOXES = 4096
-_MAX_CHUNK_REGIONS = 65536
+_MAX_AXIS_SLICES = 1 << 16
+
+
+class _AxisSlices:
+    """``slices[i]``: the region of chunk ``i`` along one axis (a list when short)."""
+
+    __slots__ = ("_chunk", "_length", "_table")
+
+    def __init__(self, chunk: int, length: int) -> None:
+        self._chunk, self._length = int(chunk), int(length)
+        n = -(-self._length // self._chunk) if self._chunk else 0
+        self._table = (
+            [self._slice(i) for i in range(n)] if n <= _MAX_AXIS_SLICES else None
+        )
+
+    def _slice(self, i: int) -> slice:
+        return slice(i * self._chunk, min((i + 1) * self._chunk, self._length))
+
+    def __getitem__(self, i: int) -> slice:
+        table = self._table
+        return table[i] if table is not None else self._slice(i)
+
+
 _MAX_GEOMETRIES = 64
 _geometries: OrderedDict[int, tuple[ReaderBinding, _Geometry]] = OrderedDict()
 _geometries_lock = threading.Lock()
@@ -589,7 +612,7 @@ class _Geometry:
     __slots__ = (
         "_boxes",
         "_channel_axis",
-        "_chunk_regions",
+        "_chunk_slices",
         "_chunks",
         "_order",
         "_roles",
@@ -617,7 +640,10 @@ class _Geometry:
             tuple[int, tuple[tuple[int, int], ...]],
             tuple[list[tuple[int, int]], list[tuple[tuple[int, ...], Region]]],
         ] = {}
-        self._chunk_regions: dict[tuple[int, ...], Region] = {}
+        # the region of chunk i along each source axis, built once
+        self._chunk_slices = [
+            _AxisSlices(c, n) for c, n in zip(self._chunks, self._shape, strict=True)
+        ]
         self._channel_axis = axes.index("C") if "C" in axes else None
 
     def holds_any(
@@ -663,20 +689,13 @@ class _Geometry:
             range(lo // c, (hi - 1) // c + 1) if hi > lo else range(0)
             for (lo, hi), c in zip(regions, self._chunks, strict=True)
         ]
-        known = self._chunk_regions
-        touched = []
-        for index in itertools.product(*ranges):
-            region = known.get(index)
-            if region is None:
-                region = known[index] = tuple(
-                    slice(i * c, min((i + 1) * c, size))
-                    for i, c, size in zip(index, self._chunks, self._shape, strict=True)
-                )
-            touched.append((index, region))
+        slices = self._chunk_slices
+        touched = [
+            (index, tuple(map(getitem, slices, index)))
+            for index in itertools.product(*ranges)
+        ]
         if len(self._boxes) >= _MAX_BOXES:
             self._boxes.clear()
-        if len(known) >= _MAX_CHUNK_REGIONS:
-            known.clear()
         self._boxes[key] = (regions, touched)
         return regions, touched
 
