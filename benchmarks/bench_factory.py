@@ -491,6 +491,10 @@ def bench_threads(
         for label, kwargs in (
             (f"uniform (shuffled), BatchStream {local}", {"shuffle": True}),
             (f"chunk-aware order, BatchStream {local}", {"chunk_aware": True}),
+            (
+                f"chunk-aware draw (k=32), BatchStream {local}",
+                {"chunk_aware": "draw"},
+            ),
         ):
             many = args.batches * (1 if "uniform" in label else 3)
             stream = BatchStream(ds, None, prefetch=2 * threads, local=local, **kwargs)

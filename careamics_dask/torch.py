@@ -286,7 +286,7 @@ class StreamDataset(IterableDataset[TensorBatch]):
                 {**self.stream.state_dict(), "epoch": epoch, "batch": 0}
             )
 
-    def state_dict(self) -> dict[str, int | bool]:
+    def state_dict(self) -> dict[str, int | bool | str]:
         """Return the stream's position: the next batch to yield.
 
         Returns

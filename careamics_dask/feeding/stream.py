@@ -36,7 +36,11 @@ from dask.base import tokenize
 from careamics_dask.factory.region_data import Batch
 from careamics_dask.feeding._tiles import TiledPlan, build_tiled_batch
 from careamics_dask.graph.batch import build_batch
-from careamics_dask.graph.ordering import canonical_chunks, chunk_aware_order
+from careamics_dask.graph.ordering import (
+    canonical_chunks,
+    chunk_aware_order,
+    draw_chunk_aware_table,
+)
 from careamics_dask.runtime import get_option
 
 if TYPE_CHECKING:
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from careamics_dask.factory.dataset import CareamicsDataset
+    from careamics_dask.patching import PatchTable
 
 __all__ = ["BatchStream", "hold"]
 
@@ -96,11 +101,16 @@ class BatchStream:
         epoch's batches (the remainder is dropped).
     retries : int, optional
         Retries of a failed batch task; default ``careamics-dask.batching.retries``.
-    chunk_aware : bool, default False
-        Group each batch's patches by the storage chunk they start in (the epoch's
-        patches are the same; only which ones share a batch changes), with the order
-        of batches shuffled per epoch: far fewer chunk reads per batch, less sample
-        diversity within a batch (``BENCHMARKS.md``, "Factory throughput").
+    chunk_aware : bool or {"order", "draw"}, default False
+        ``True`` or ``"order"``: group each batch's patches by the storage chunk
+        they start in (the epoch's patches are the same; only which ones share a
+        batch changes), with the order of batches shuffled per epoch: far fewer
+        chunk reads per batch, less sample diversity within a batch.
+        ``"draw"`` (random patching only): each batch is ``batch_size`` patches
+        drawn inside one storage chunk picked in proportion to its patch starts,
+        so each patch on its own is still uniform, and a batch reads one chunk and
+        its neighbours: the fastest mode, the least diverse batches
+        (``BENCHMARKS.md``, "Factory").
     local : {"threads", "processes"}, optional
         How batches are built without a cluster; default
         ``careamics-dask.batching.local``. ``"processes"`` starts one process per
@@ -133,7 +143,7 @@ class BatchStream:
         rank: int = 0,
         world_size: int = 1,
         retries: int | None = None,
-        chunk_aware: bool = False,
+        chunk_aware: bool | str = False,
         local: str | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
@@ -151,7 +161,19 @@ class BatchStream:
         self.shuffle = _default_shuffle(dataset) if shuffle is None else bool(shuffle)
         self.rank = int(rank)
         self.world_size = int(world_size)
-        self.chunk_aware = bool(chunk_aware)
+        self.chunk_aware: bool | str = True if chunk_aware == "order" else chunk_aware
+        if self.chunk_aware not in (False, True, "draw"):
+            raise ValueError(
+                "chunk_aware must be False, True, 'order' or 'draw': got "
+                f"{chunk_aware!r}."
+            )
+        if self.chunk_aware == "draw" and dataset.config.patching.name != "random":
+            raise ValueError(
+                "Chunk-aware draws replace random patching: expected a dataset with "
+                f"patching 'random', got {dataset.config.patching.name!r}. Use "
+                "chunk_aware=True to regroup this dataset's own patches."
+            )
+        self._drawn: tuple[int, PatchTable] | None = None
         self.local = str(get_option("batching.local", local))
         if self.local not in ("threads", "processes"):
             raise ValueError(
@@ -201,7 +223,7 @@ class BatchStream:
         if self.chunk_aware:
             chunks = [canonical_chunks(source) for source in self._plan.inputs]
             order = chunk_aware_order(
-                self.dataset.patch_table(epoch),
+                self._table(epoch),
                 chunks,
                 self.dataset.batch_size,
                 seed=self.seed,
@@ -219,9 +241,29 @@ class BatchStream:
             batches = batches[self.rank : usable : self.world_size]
         return batches
 
+    def _table(self, epoch: int) -> PatchTable:
+        """Return the epoch's patch table: the dataset's, or chunk-aware draws."""
+        if self.chunk_aware != "draw":
+            return self.dataset.patch_table(epoch)
+        if self._drawn is None or self._drawn[0] != epoch:
+            chunks = [canonical_chunks(source) for source in self._plan.inputs]
+            patch = getattr(self.dataset.config.patching, "patch_size", None)
+            if patch is None:  # checked at construction: random patching
+                raise ValueError("Chunk-aware draws need a patch size.")
+            drawn = draw_chunk_aware_table(
+                self.dataset.input_shapes,
+                chunks,
+                patch,
+                patches_per_chunk=self.dataset.batch_size,
+                seed=self.seed,
+                epoch=epoch,
+            )
+            self._drawn = (epoch, drawn)
+        return self._drawn[1]
+
     # --- resume ------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, int | bool]:
+    def state_dict(self) -> dict[str, int | bool | str]:
         """Return where the stream is: the next batch to yield, and its identity.
 
         Returns
@@ -375,7 +417,7 @@ class BatchStream:
             def submit(
                 epoch: int, _: int, indices: npt.NDArray[np.int64]
             ) -> Future[Any]:
-                rows = self.dataset.patch_table(epoch).take(indices)
+                rows = self._table(epoch).take(indices)
                 return pool.submit(build, rows, indices, epoch)
 
             yield from self._iterate(submit, Future.result)
@@ -400,7 +442,7 @@ class BatchStream:
         ) -> _Job:
             if epoch not in tables:
                 tables.clear()
-                tables[epoch] = self.dataset.patch_table(epoch)
+                tables[epoch] = self._table(epoch)
             rows = tables[epoch].take(indices)
             key = f"careamics-batch-{self._token}-{self.rank}-{epoch}-{index}"
             if attempt:
@@ -478,7 +520,7 @@ class BatchStream:
         return Batch(
             input=inputs,
             target=targets,
-            specs=self.dataset.patch_table(epoch).take(indices),
+            specs=self._table(epoch).take(indices),
             indices=indices,
             epoch=epoch,
             index=index,

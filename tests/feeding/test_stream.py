@@ -286,3 +286,44 @@ def test_local_processes_give_the_same_batches() -> None:
     assert signature(processes) == threads
     with pytest.raises(ValueError, match="Local executor unknown"):
         BatchStream(dataset, local="fibers")
+
+
+def test_chunk_aware_draws_read_one_chunk_neighbourhood_per_batch(
+    tmp_path: Path,
+) -> None:
+    zarr.open_group(tmp_path / "d.zarr", mode="w").create_array(
+        "img", data=IMAGES, chunks=(1, 32, 32)
+    )
+    config = DataConfig(
+        mode="training",
+        data_type="zarr",
+        axes="SYX",
+        patching={"name": "random", "patch_size": [8, 8]},
+        normalization={"name": "none"},
+        augmentations=[],
+        batch_size=8,
+        seed=4,
+    )
+    dataset = create_train_dataset(config, TrainValSplitData(tmp_path / "d.zarr", 1))
+    batches = list(BatchStream(dataset, chunk_aware="draw", epochs=2))
+    assert len(batches) == 2 * BatchStream(dataset).batches_per_epoch
+    for batch in batches[:6]:
+        starts = {
+            (int(s), int(y) // 32, int(x) // 32)
+            for s, (y, x) in zip(
+                batch.specs.sample_idx, batch.specs.coords, strict=True
+            )
+        }
+        assert len(starts) == 1  # every patch starts in the same storage chunk
+        s, (y, x) = int(batch.specs.sample_idx[0]), batch.specs.coords[0]
+        np.testing.assert_array_equal(
+            batch.input[0, 0], IMAGES[s, y : y + 8, x : x + 8].astype(np.float32)
+        )
+    # same draws again, and on the threads of another stream with other settings
+    again = list(BatchStream(dataset, chunk_aware="draw", epochs=2, prefetch=1))
+    assert signature(again) == signature(batches)
+    with pytest.raises(ValueError, match="chunk_aware must be"):
+        BatchStream(dataset, chunk_aware="sometimes")
+    stratified = train_dataset()
+    with pytest.raises(ValueError, match="Chunk-aware draws replace random"):
+        BatchStream(stratified, chunk_aware="draw")
