@@ -117,15 +117,18 @@ class TileLayout:
         ]
         for sample in range(self.shape[0]):
             for index in itertools.product(*grid):
-                region: tuple[int | slice, ...] = (
-                    sample,
-                    slice(None),
-                    *(
-                        slice(i * t, (i + 1) * t)
-                        for i, t in zip(index, self.tile, strict=True)
-                    ),
-                )
-                yield self.key(sample, index), np.ascontiguousarray(array[region])
+                yield self.key(sample, index), self.cut(array, sample, index)
+
+    def cut(
+        self, array: npt.NDArray[Any], sample: int, index: Sequence[int]
+    ) -> npt.NDArray[Any]:
+        """Return a copy of one tile of ``array``."""
+        region: tuple[int | slice, ...] = (
+            sample,
+            slice(None),
+            *(slice(i * t, (i + 1) * t) for i, t in zip(index, self.tile, strict=True)),
+        )
+        return np.ascontiguousarray(array[region])
 
     def touched(
         self,
@@ -392,16 +395,11 @@ class TiledPlan:
             for k, name in zip(keys, names, strict=True)
             if self.futures[k].status != "finished" or name not in held
         ]
-        tiles = {}
+        tiles = []
         for key in lost:
             layout, array = self._arrays[(key[0], key[1])]
-            sample, index = key[2], key[3:]
-            region = tuple(
-                slice(i * t, (i + 1) * t)
-                for i, t in zip(index, layout.tile, strict=True)
-            )
-            tiles[key] = np.ascontiguousarray(array[(sample, slice(None), *region)])
-        self._scatter(tiles.items())
+            tiles.append((key, layout.cut(array, key[2], key[3:])))
+        self._scatter(tiles)
         return len(lost)
 
     def release(self) -> None:

@@ -41,6 +41,7 @@ from careamics_dask.graph.ordering import (
     chunk_aware_order,
     draw_chunk_aware_table,
 )
+from careamics_dask.graph.stacks import PatchReader
 from careamics_dask.runtime import get_option
 
 if TYPE_CHECKING:
@@ -431,11 +432,8 @@ class BatchStream:
             hold, tiled.plan, key=f"careamics-plan-{self._token}", pure=False
         )
         tables: dict[int, Any] = {}
-        shapes = (
-            np.array([s.spatial_shape for s in self._plan.inputs], np.int64)
-            if tiled.tiled
-            else None
-        )
+        # clips patches to their images as the batch task will (tiled plans only)
+        clipper = PatchReader(self._plan.inputs) if tiled.tiled else None
 
         def submit(
             epoch: int, index: int, indices: npt.NDArray[np.int64], attempt: int = 0
@@ -459,10 +457,8 @@ class BatchStream:
                     pure=False,
                 )
                 return _Job(future, {}, (epoch, index, indices), attempt)
-            assert shapes is not None  # tiled plans are BatchPlans
-            spatial = shapes[rows.data_idx]
-            low = np.clip(rows.coords, 0, spatial)
-            high = np.clip(rows.coords + rows.patch_size, 0, spatial)
+            assert clipper is not None  # tiled plans are BatchPlans
+            low, high = clipper.clipped(rows.data_idx, rows.coords, rows.patch_size)
             tiles = tiled.needed(rows, low, high)
             future = client.submit(
                 build_tiled_batch,

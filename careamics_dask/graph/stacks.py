@@ -27,7 +27,7 @@ from careamics_dask.graph._chunk_reads import ChunkDecoder
 from careamics_dask.loaders._labels import reader_binding
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import numpy.typing as npt
     import xarray as xr
@@ -558,46 +558,50 @@ class _AxisSlices:
 
 
 _MAX_GEOMETRIES = 64
-_geometries: OrderedDict[int, tuple[ReaderBinding, _Geometry]] = OrderedDict()
+_geometries: OrderedDict[int, tuple[ReaderBinding, Any]] = OrderedDict()
 _geometries_lock = threading.Lock()
 
 
-_decoders: OrderedDict[int, tuple[ReaderBinding, ChunkDecoder | None]] = OrderedDict()
+_decoders: OrderedDict[int, tuple[ReaderBinding, Any]] = OrderedDict()
+
+
+def _kept(
+    cache: OrderedDict[int, tuple[ReaderBinding, Any]],
+    binding: ReaderBinding,
+    build: Callable[[ReaderBinding], Any],
+) -> Any:
+    """Return ``build(binding)``, built once per binding and kept in ``cache``.
+
+    A worker unpickles a plan once and keeps it, so its bindings, and what is kept
+    for them (chunk decoders, geometries and the chunk regions they remember),
+    serve every batch. The cache holds the binding itself, so its ``id`` is not
+    reused while the entry lives.
+    """
+    key = id(binding)
+    with _geometries_lock:
+        found = cache.get(key)
+        if found is not None and found[0] is binding:
+            cache.move_to_end(key)
+            return found[1]
+    value = build(binding)
+    with _geometries_lock:
+        cache[key] = (binding, value)
+        while len(cache) > _MAX_GEOMETRIES:
+            cache.popitem(last=False)
+    return value
 
 
 def _decoder_of(binding: ReaderBinding) -> ChunkDecoder | None:
-    """Return the chunk decoder of a binding (or None), kept like its geometry."""
-    key = id(binding)
-    with _geometries_lock:
-        found = _decoders.get(key)
-        if found is not None and found[0] is binding:
-            _decoders.move_to_end(key)
-            return found[1]
-    decoder = ChunkDecoder.for_reader(binding.reader)
-    with _geometries_lock:
-        _decoders[key] = (binding, decoder)
-        while len(_decoders) > _MAX_GEOMETRIES:
-            _decoders.popitem(last=False)
+    """Return the chunk decoder of a binding (or None), kept across batches."""
+    decoder: ChunkDecoder | None = _kept(
+        _decoders, binding, lambda b: ChunkDecoder.for_reader(b.reader)
+    )
     return decoder
 
 
 def _geometry_of(binding: ReaderBinding) -> _Geometry:
-    """Return the geometry of a binding, kept across batches in this process.
-
-    A worker unpickles a plan once and keeps it, so its bindings, and the chunk
-    regions their geometries remember, serve every batch.
-    """
-    key = id(binding)
-    with _geometries_lock:
-        found = _geometries.get(key)
-        if found is not None and found[0] is binding:
-            _geometries.move_to_end(key)
-            return found[1]
-    geometry = _Geometry(binding)
-    with _geometries_lock:
-        _geometries[key] = (binding, geometry)
-        while len(_geometries) > _MAX_GEOMETRIES:
-            _geometries.popitem(last=False)
+    """Return the geometry of a binding, kept across batches in this process."""
+    geometry: _Geometry = _kept(_geometries, binding, _Geometry)
     return geometry
 
 
