@@ -8,7 +8,7 @@ from typing import Any
 import dask.config
 import yaml
 
-__all__ = ["get_option"]
+__all__ = ["get_option", "reading_options"]
 
 _DEFAULTS = Path(__file__).with_name("careamics_dask.yaml")
 
@@ -47,3 +47,28 @@ def get_option(key: str, value: Any = None) -> Any:
     if value is not None:
         return value
     return dask.config.get(f"careamics-dask.{key}")
+
+
+def reading_options() -> dict[str, Any]:
+    """Return how batch tasks read sources, from the configuration (client side).
+
+    The fields of the same names of a batch plan
+    (:class:`~careamics_dask.graph.batch.BatchPlan`,
+    :class:`~careamics_dask.graph.microsplit.MicroSplitPlan`).
+
+    Returns
+    -------
+    dict
+        ``threads``, ``cache_bytes``, ``backend`` and ``chunk_cache_bytes``.
+
+    Examples
+    --------
+    >>> sorted(reading_options())
+    ['backend', 'cache_bytes', 'chunk_cache_bytes', 'threads']
+    """
+    return {
+        "threads": int(get_option("batching.read-threads")),
+        "cache_bytes": int(get_option("cache.bytes")),
+        "backend": str(get_option("batching.backend")),
+        "chunk_cache_bytes": int(get_option("cache.chunk-bytes")),
+    }

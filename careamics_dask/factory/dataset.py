@@ -21,6 +21,7 @@ from careamics_dask.graph.augment import create_augmentations
 from careamics_dask.graph.batch import BatchPlan, batch_part, build_batch
 from careamics_dask.graph.normalize import create_normalizer
 from careamics_dask.graph.statistics import resolve_normalization
+from careamics_dask.runtime import reading_options
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -125,6 +126,7 @@ class CareamicsDataset:
                 if training
                 else ()
             ),
+            **reading_options(),
         )
 
     # --- the reference's surface ---------------------------------------------

@@ -62,6 +62,7 @@ from careamics_dask.graph.statistics import resolve_normalization
 from careamics_dask.loaders.loading import ReadFuncLoading
 from careamics_dask.loaders.pairs import validate_stack_pair
 from careamics_dask.patching.factory import create_patching
+from careamics_dask.runtime import reading_options
 
 if TYPE_CHECKING:
     from careamics_dask.factory.constraints import ModelConstraints
@@ -200,6 +201,7 @@ class MicroSplitDataset(CareamicsDataset):
             uncorrelated_channel_prob=uncorrelated,
             seed=config.seed if seed is None else seed,
             vary_by_epoch=config.mode == Mode.TRAINING,
+            **reading_options(),
         )
         # a MicroSplitPlan is a BatchBuilder; CareamicsDataset types `plan` BatchPlan
         self.plan = plan  # type: ignore[assignment]

@@ -42,7 +42,7 @@ from careamics_dask.graph.ordering import (
     draw_chunk_aware_table,
 )
 from careamics_dask.graph.stacks import PatchReader
-from careamics_dask.runtime import get_option
+from careamics_dask.runtime import get_option, reading_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -184,11 +184,7 @@ class BatchStream:
         self.seed = int(dataset.config.seed)
         self.epoch = 0
         self.position = 0
-        self._plan = dataclasses.replace(
-            dataset.plan,
-            threads=int(get_option("batching.read-threads")),
-            cache_bytes=int(get_option("cache.bytes")),
-        )
+        self._plan = dataclasses.replace(dataset.plan, **reading_options())
         self._token = tokenize(
             dataset._token(), self.shuffle, self.chunk_aware, self.seed
         )

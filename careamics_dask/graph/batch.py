@@ -58,6 +58,10 @@ class BatchPlan:
         Storage chunks read at the same time inside one task.
     cache_bytes : int
         Per-worker budget for whole blocks of sources without a region reader.
+    backend : {"auto", "tensorstore", "zarr"}
+        How boxes of local Zarr arrays are read (see :class:`PatchReader`).
+    chunk_cache_bytes : int
+        Per-process budget for storage chunks TensorStore keeps decoded.
     """
 
     inputs: tuple[StackSource, ...]
@@ -68,6 +72,8 @@ class BatchPlan:
     augmentations: tuple[SpatialAugmentation, ...] = ()
     threads: int = 4
     cache_bytes: int = 512 * 2**20
+    backend: str = "auto"
+    chunk_cache_bytes: int = 64 * 2**20
 
     def build(
         self, rows: PatchTable, indices: npt.NDArray[np.int64], epoch: int
@@ -94,6 +100,8 @@ class BatchPlan:
             self.channels,
             threads=self.threads,
             cache_bytes=self.cache_bytes,
+            backend=self.backend,
+            chunk_cache_bytes=self.chunk_cache_bytes,
         )
         targets = None
         if self.targets is not None:
@@ -103,6 +111,8 @@ class BatchPlan:
                 self.target_channels,
                 threads=self.threads,
                 cache_bytes=self.cache_bytes,
+                backend=self.backend,
+                chunk_cache_bytes=self.chunk_cache_bytes,
             )
         inputs, targets = self.normalizer.normalize(inputs, targets, inplace=True)
         if self.augmentations:
@@ -120,6 +130,8 @@ def read_patches(
     *,
     threads: int = 4,
     cache_bytes: int | None = None,
+    backend: str = "auto",
+    chunk_cache_bytes: int = 64 * 2**20,
 ) -> npt.NDArray[np.float32]:
     """Read the patches of table rows as one float32 array ``(N, C, (Z), Y, X)``.
 
@@ -135,6 +147,10 @@ def read_patches(
         Storage chunks read at the same time.
     cache_bytes : int, optional
         Budget of the worker's block cache.
+    backend : {"auto", "tensorstore", "zarr"}, default "auto"
+        How boxes of local Zarr arrays are read (see :class:`PatchReader`).
+    chunk_cache_bytes : int, default 64 MiB
+        Per-process budget for storage chunks TensorStore keeps decoded.
 
     Returns
     -------
@@ -156,7 +172,12 @@ def read_patches(
     if len(rows) == 0:
         return np.zeros((0, n_channels, *rows.patch_size.shape[1:]), dtype=np.float32)
     reader = PatchReader(
-        sources, threads=threads, cache_bytes=cache_bytes, channels=channels
+        sources,
+        threads=threads,
+        cache_bytes=cache_bytes,
+        channels=channels,
+        backend=backend,
+        chunk_cache_bytes=chunk_cache_bytes,
     )
     low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
     size = [int(p) for p in sizes[0]]

@@ -185,6 +185,11 @@ class MicroSplitPlan:
         Storage chunks read at the same time inside one task.
     cache_bytes : int
         Per-worker budget for whole blocks of sources without a region reader.
+    backend : {"auto", "tensorstore", "zarr"}
+        How boxes of local Zarr arrays are read (see
+        :class:`~careamics_dask.graph.stacks.PatchReader`).
+    chunk_cache_bytes : int
+        Per-process budget for storage chunks TensorStore keeps decoded.
 
     Examples
     --------
@@ -218,6 +223,8 @@ class MicroSplitPlan:
     augmentations: tuple[SpatialAugmentation, ...] = ()
     threads: int = 4
     cache_bytes: int = 512 * 2**20
+    backend: str = "auto"
+    chunk_cache_bytes: int = 64 * 2**20
 
     @classmethod
     def with_private_tables(
@@ -363,7 +370,13 @@ class MicroSplitPlan:
         patch = tuple(int(v) for v in sizes[0]) if len(rows) else ()
         locations = self.locate(rows, np.asarray(indices, dtype=np.int64), epoch)
         readers = [
-            PatchReader(group, threads=self.threads, cache_bytes=self.cache_bytes)
+            PatchReader(
+                group,
+                threads=self.threads,
+                cache_bytes=self.cache_bytes,
+                backend=self.backend,
+                chunk_cache_bytes=self.chunk_cache_bytes,
+            )
             for group in self.groups
         ]
         targets: Float32Array | None = None
@@ -377,6 +390,8 @@ class MicroSplitPlan:
                     None,
                     threads=self.threads,
                     cache_bytes=self.cache_bytes,
+                    backend=self.backend,
+                    chunk_cache_bytes=self.chunk_cache_bytes,
                 )
         else:
             planes = self._mixed_contexts(readers, locations, patch)

@@ -24,7 +24,9 @@ import dask.array as da
 import numpy as np
 
 from careamics_dask.graph._chunk_reads import ChunkDecoder
+from careamics_dask.graph._tensorstore_reads import TensorStoreBoxes
 from careamics_dask.loaders._labels import reader_binding
+from careamics_dask.loaders._lazy import _bump_reads, _reads_counted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -246,6 +248,13 @@ class PatchReader:
         The only channels the caller will keep: storage chunks holding none of them
         are not read (regions then hold undefined values in the other channels).
         All channels by default.
+    backend : {"auto", "tensorstore", "zarr"}, default "auto"
+        How boxes of local Zarr arrays are read: ``auto`` reads them through
+        TensorStore where it is installed and applies
+        (:mod:`careamics_dask.graph._tensorstore_reads`), ``zarr`` always through
+        zarr-python chunk by chunk; the pixels are the same.
+    chunk_cache_bytes : int, default 64 MiB
+        This process's budget for chunks TensorStore keeps decoded.
     """
 
     def __init__(
@@ -255,14 +264,31 @@ class PatchReader:
         threads: int = 4,
         cache_bytes: int | None = None,
         channels: Sequence[int] | None = None,
+        backend: str = "auto",
+        chunk_cache_bytes: int = 64 * 2**20,
     ) -> None:
         self.sources = list(sources)
         self.threads = max(1, int(threads))
         self.cache_bytes = cache_bytes
         self.channels = None if channels is None else frozenset(map(int, channels))
+        self.backend = backend
+        self.chunk_cache_bytes = int(chunk_cache_bytes)
         self._chunks: dict[ChunkKey, npt.NDArray[Any]] = {}
         self._geometries: dict[int, _Geometry] = {}
         self._decoders: dict[int, ChunkDecoder | None] = {}
+        self._box_readers: dict[int, TensorStoreBoxes | None] = {}
+        # boxes submitted to TensorStore: (data_idx, sample_idx, bounds) -> read
+        self._pending: dict[tuple[int, int, tuple[tuple[int, int], ...]], _Pending] = {}
+        self._box_chunks: set[ChunkKey] = set()  # counted where reads are counted
+
+    def _boxes(self, data_idx: int, binding: ReaderBinding) -> TensorStoreBoxes | None:
+        if data_idx not in self._box_readers:
+            self._box_readers[data_idx] = TensorStoreBoxes.for_reader(
+                binding.reader,
+                backend=self.backend,
+                cache_bytes=self.chunk_cache_bytes,
+            )
+        return self._box_readers[data_idx]
 
     def _geometry(self, data_idx: int, binding: ReaderBinding) -> _Geometry:
         geometry = self._geometries.get(data_idx)
@@ -351,6 +377,7 @@ class PatchReader:
             The number of chunks read.
         """
         wanted: dict[ChunkKey, tuple[RegionReader, tuple[slice, ...]]] = {}
+        submitted = 0
         for d, s, lo, hi in zip(
             data_idx.tolist(),
             sample_idx.tolist(),
@@ -363,6 +390,10 @@ class PatchReader:
                 continue
             bounds = tuple(zip(lo, hi, strict=True))
             geometry = self._geometry(d, binding)
+            boxes = self._boxes(d, binding)
+            if boxes is not None:
+                submitted += self._submit(d, s, bounds, boxes, geometry)
+                continue
             _, touched = geometry.box(s, bounds)
             for index, region in touched:
                 if not geometry.holds_any(index, self.channels):
@@ -370,7 +401,7 @@ class PatchReader:
                 if (d, index) not in self._chunks:
                     wanted[(d, index)] = (binding.reader, region)
         if not wanted:
-            return 0
+            return submitted
         decoded: list[ChunkKey] = []
         threaded: list[ChunkKey] = []
         for key in wanted:
@@ -395,7 +426,42 @@ class PatchReader:
                 results = list(pool.map(read, threaded))
         self._chunks.update(zip(threaded, results, strict=True))
         logger.debug("read %d storage chunks", len(wanted))
-        return len(wanted)
+        return len(wanted) + submitted
+
+    def _submit(
+        self,
+        data_idx: int,
+        sample_idx: int,
+        bounds: tuple[tuple[int, int], ...],
+        boxes: TensorStoreBoxes,
+        geometry: _Geometry,
+    ) -> int:
+        """Start reading one box through TensorStore (once); return 1 if started."""
+        key = (data_idx, sample_idx, bounds)
+        if key in self._pending or any(a >= b for a, b in bounds):
+            return 0
+        regions = geometry.regions(sample_idx, bounds)
+        axis = geometry.channel_axis
+        index: list[tuple[int, int] | list[int]] = list(regions)
+        widen = None
+        if axis is not None and self.channels is not None:
+            size = regions[axis][1]
+            kept = sorted(c for c in self.channels if c < size)
+            if len(kept) < size:  # only the channels the caller keeps
+                index[axis] = kept
+                widen = (axis, size, kept)
+        box = tuple(index)
+        self._pending[key] = _Pending(boxes, boxes.submit(box), box, widen)
+        if _reads_counted():  # a laziness check: count each storage chunk once
+            _, touched = geometry.box(sample_idx, bounds)
+            new = {
+                (data_idx, chunk)
+                for chunk, _ in touched
+                if geometry.holds_any(chunk, self.channels)
+            } - self._box_chunks
+            self._box_chunks |= new
+            _bump_reads(len(new))
+        return 1
 
     def region(
         self, data_idx: int, sample_idx: int, bounds: tuple[tuple[int, int], ...]
@@ -422,6 +488,9 @@ class PatchReader:
             return self._from_blocks(source.data, sample_idx, bounds)
         if source.binding is None:
             return np.asarray(source.data[(sample_idx, slice(None), *spatial)])
+        pending = self._pending.get((data_idx, sample_idx, bounds))
+        if pending is not None:
+            return self._geometry(data_idx, source.binding).canonical(pending.result())
         return self._assemble(data_idx, source.binding, sample_idx, bounds)
 
     def _from_blocks(
@@ -533,6 +602,45 @@ class PatchReader:
 
 
 Region = tuple[slice, ...]
+
+
+class _Pending:
+    """A box submitted to TensorStore, and its pixels once they have arrived.
+
+    ``channels`` is ``(axis, size, kept)`` where only the ``kept`` channels were
+    read: the box is then widened to all ``size`` channels, the others undefined.
+    """
+
+    __slots__ = ("_box", "_boxes", "_channels", "_data", "_future")
+
+    def __init__(
+        self,
+        boxes: TensorStoreBoxes,
+        future: Any,
+        box: tuple[tuple[int, int] | list[int], ...],
+        channels: tuple[int, int, list[int]] | None,
+    ) -> None:
+        self._boxes, self._future, self._box = boxes, future, box
+        self._channels = channels
+        self._data: npt.NDArray[Any] | None = None
+
+    def result(self) -> npt.NDArray[Any]:
+        """Return the box in source axes."""
+        if self._data is None:
+            data = self._boxes.result(self._future, self._box)
+            if self._channels is not None:
+                axis, size, kept = self._channels
+                whole = np.empty(
+                    (*data.shape[:axis], size, *data.shape[axis + 1 :]), data.dtype
+                )
+                where: list[slice | list[int]] = [slice(None)] * data.ndim
+                where[axis] = kept
+                whole[tuple(where)] = data
+                data = whole
+            self._data = data
+        return self._data
+
+
 _MAX_BOXES = 4096
 _MAX_AXIS_SLICES = 1 << 16
 
@@ -649,6 +757,11 @@ class _Geometry:
             _AxisSlices(c, n) for c, n in zip(self._chunks, self._shape, strict=True)
         ]
         self._channel_axis = axes.index("C") if "C" in axes else None
+
+    @property
+    def channel_axis(self) -> int | None:
+        """The source axis of channels, or None."""
+        return self._channel_axis
 
     def holds_any(
         self, index: tuple[int, ...], channels: frozenset[int] | None

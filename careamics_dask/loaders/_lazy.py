@@ -38,11 +38,16 @@ _readers: weakref.WeakValueDictionary[str, RegionReader] = weakref.WeakValueDict
 """Readers by the name of the Dask array that wraps them (client side only)."""
 
 
-def _bump_reads() -> None:
+def _reads_counted() -> bool:
+    """Return whether a :class:`count_region_reads` is counting now."""
+    return bool(_counters)
+
+
+def _bump_reads(count: int = 1) -> None:
     if _counters:
         with _counters_lock:
             for counter in _counters:
-                counter[0] += 1
+                counter[0] += count
 
 
 class count_region_reads:

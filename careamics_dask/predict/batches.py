@@ -37,7 +37,7 @@ from dask.base import tokenize
 
 from careamics_dask.graph.batch import BatchPlan
 from careamics_dask.predict.model import check_model_output
-from careamics_dask.runtime import get_option
+from careamics_dask.runtime import get_option, reading_options
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -231,12 +231,7 @@ def stream_predictions(
     window_size = max(1, int(get_option("batching.prefetch", prefetch)))
     plan = dataset.plan
     if isinstance(plan, BatchPlan):
-        plan = dataclasses.replace(
-            plan,
-            targets=None,
-            threads=int(get_option("batching.read-threads")),
-            cache_bytes=int(get_option("cache.bytes")),
-        )
+        plan = dataclasses.replace(plan, targets=None, **reading_options())
     on_workers = run_on == "workers"
     task: Callable[..., Any] = predict_batch if on_workers else build_inputs
     shared: tuple[Any, ...] = (plan, model) if on_workers else (plan,)

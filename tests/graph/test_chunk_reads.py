@@ -126,7 +126,7 @@ def test_corrupt_chunk_names_source_and_region(tmp_path: Path) -> None:
 
 def test_patch_reader_uses_the_decoder(tmp_path: Path) -> None:
     source, _ = _reader(tmp_path / "d.zarr")
-    reader = PatchReader([source])
+    reader = PatchReader([source], backend="zarr")
     n = 6
     coords = np.array([[0, 0], [10, 10], [20, 30], [29, 37], [-3, -3], [5, 40]])
     read = reader.prefetch(

@@ -1,0 +1,219 @@
+"""The TensorStore backend reads the same pixels as zarr-python, or steps aside."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import dask
+import numpy as np
+import pytest
+import zarr
+from numcodecs import Delta  # type: ignore[import-untyped]
+from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
+
+from careamics_dask.errors import SourceReadError
+from careamics_dask.graph._tensorstore_reads import TensorStoreBoxes
+from careamics_dask.graph.batch import read_patches
+from careamics_dask.graph.stacks import PatchReader, StackSource
+from careamics_dask.loaders import open_image
+from careamics_dask.loaders._lazy import count_region_reads
+from careamics_dask.patching import PatchTable
+from careamics_dask.runtime import reading_options
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytest.importorskip("tensorstore")
+
+RNG = np.random.default_rng(3)
+DATA = RNG.integers(0, 60000, (3, 37, 45), dtype=np.uint16)
+
+
+def _source(path: Path, data: Any, axes: str, **kwargs: Any) -> StackSource:
+    zarr.create_array(store=str(path), name="a", data=data, **kwargs)
+    source = StackSource.from_stack(open_image(path, axes))
+    assert source.binding is not None
+    return source
+
+
+def _rows(n: int, shape: tuple[int, ...], patch: int, seed: int = 0) -> PatchTable:
+    """Patches anywhere, some leaving the image (zero-padded), some inside."""
+    rng = np.random.default_rng(seed)
+    spatial = np.array(shape[2:])
+    coords = rng.integers(-patch // 2, spatial - patch // 2, (n, len(spatial)))
+    return PatchTable.from_columns(
+        data_idx=np.zeros(n, np.int64),
+        sample_idx=rng.integers(0, shape[0], n),
+        coords=coords,
+        patch_size=np.full((n, len(spatial)), patch),
+    )
+
+
+def _expected(
+    canonical: np.ndarray, rows: PatchTable, channels: list[int] | None
+) -> np.ndarray:
+    """Zero-padded patches cut with NumPy from the whole canonical stack."""
+    patch = int(rows.patch_size[0, 0])
+    ndim = rows.coords.shape[1]
+    pad = [(0, 0), (0, 0), *([(patch, patch)] * ndim)]
+    padded = np.pad(canonical.astype(np.float32), pad)
+    out = []
+    for s, c in zip(rows.sample_idx.tolist(), rows.coords.tolist(), strict=True):
+        index = tuple(slice(a + patch, a + 2 * patch) for a in c)
+        region = padded[(s, slice(None), *index)]
+        out.append(region if channels is None else region[channels])
+    return np.stack(out)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"chunks": (1, 16, 16)},
+        {"chunks": (1, 16, 16), "compressors": ZstdCodec(level=1)},
+        {"chunks": (1, 16, 16), "compressors": GzipCodec()},
+        {"chunks": (1, 16, 16), "compressors": BloscCodec()},
+        {"chunks": (1, 16, 16), "serializer": BytesCodec(endian="big")},
+        {"chunks": (1, 16, 16), "zarr_format": 2},
+        {"chunks": (1, 16, 16), "zarr_format": 2, "compressors": None},
+        {"chunks": (1, 8, 8), "shards": (1, 16, 16)},
+    ],
+)
+def test_boxes_equal_zarr_and_numpy(tmp_path: Path, kwargs: dict[str, Any]) -> None:
+    source = _source(tmp_path / "d.zarr", DATA, "SYX", **kwargs)
+    rows = _rows(40, source.shape, 12)
+    through_ts = read_patches([source], rows, None, backend="tensorstore")
+    through_zarr = read_patches([source], rows, None, backend="zarr")
+    np.testing.assert_array_equal(through_ts, through_zarr)
+    np.testing.assert_array_equal(through_ts, _expected(DATA[:, None], rows, None))
+    reader = PatchReader([source], backend="tensorstore")
+    reader.prefetch(rows.data_idx, rows.sample_idx, rows.coords, rows.patch_size)
+    assert reader._box_readers[0] is not None  # TensorStore did the reading
+    assert not reader._chunks  # and zarr-python did not
+
+
+def test_missing_chunks_read_as_the_fill_value(tmp_path: Path) -> None:
+    array = zarr.create_array(
+        store=str(tmp_path / "d.zarr"),
+        name="a",
+        shape=(2, 40, 40),
+        chunks=(1, 16, 16),
+        dtype="int16",
+        fill_value=-7,
+    )
+    array[0, :20, :20] = 5  # the other chunks are never written
+    expected = np.asarray(array[:])
+    source = StackSource.from_stack(open_image(tmp_path / "d.zarr", "SYX"))
+    rows = _rows(30, source.shape, 16, seed=1)
+    got = read_patches([source], rows, None, backend="tensorstore")
+    np.testing.assert_array_equal(got, _expected(expected[:, None], rows, None))
+
+
+def test_channels_kept_read_only_their_chunks(tmp_path: Path) -> None:
+    data = RNG.integers(0, 999, (2, 6, 20, 24, 3)).astype("u2")  # S Z Y X C
+    source = _source(tmp_path / "d.zarr", data, "SZYXC", chunks=(1, 4, 8, 8, 1))
+    rows = _rows(12, source.shape, 6, seed=2)
+    canonical = np.moveaxis(data, -1, 1)
+    for channels in ([0, 2], [1], None):
+        with count_region_reads() as reads:
+            got = read_patches([source], rows, channels, backend="tensorstore")
+        np.testing.assert_array_equal(got, _expected(canonical, rows, channels))
+        with count_region_reads() as zarr_reads:
+            read_patches([source], rows, channels, backend="zarr")
+        # the same storage chunks as zarr-python reads (dropped channels untouched)
+        assert reads.count == zarr_reads.count > 0
+
+
+def test_auto_steps_aside_where_tensorstore_cannot_read(tmp_path: Path) -> None:
+    # a v2 filter TensorStore does not implement
+    source = _source(
+        tmp_path / "d.zarr",
+        DATA,
+        "SYX",
+        chunks=(1, 16, 16),
+        zarr_format=2,
+        filters=[Delta(dtype="u2")],
+    )
+    assert source.binding is not None
+    reader = source.binding.reader
+    assert TensorStoreBoxes.for_reader(reader, backend="auto") is None
+    rows = _rows(10, source.shape, 12)
+    np.testing.assert_array_equal(
+        read_patches([source], rows, None, backend="auto"),
+        _expected(DATA[:, None], rows, None),
+    )
+    with pytest.raises(ValueError, match=r"TensorStore cannot read .*d\.zarr.*'auto'"):
+        TensorStoreBoxes.for_reader(reader, backend="tensorstore")
+
+
+def test_zarr_backend_and_other_sources_never_use_tensorstore(tmp_path: Path) -> None:
+    source = _source(tmp_path / "d.zarr", DATA, "SYX", chunks=(1, 16, 16))
+    assert source.binding is not None
+    assert TensorStoreBoxes.for_reader(source.binding.reader, backend="zarr") is None
+    tiff = tmp_path / "d.tif"
+    import tifffile
+
+    tifffile.imwrite(tiff, DATA)
+    tiff_source = StackSource.from_stack(open_image(tiff, "SYX"))
+    if tiff_source.binding is not None:
+        reader = tiff_source.binding.reader
+        assert TensorStoreBoxes.for_reader(reader, backend="tensorstore") is None
+    with pytest.raises(ValueError, match=r"Unknown batching backend 'fast'"):
+        TensorStoreBoxes.for_reader(source.binding.reader, backend="fast")
+
+
+def test_missing_package_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _source(tmp_path / "d.zarr", DATA, "SYX", chunks=(1, 16, 16))
+    assert source.binding is not None
+    monkeypatch.setitem(sys.modules, "tensorstore", None)  # import fails
+    reader = source.binding.reader
+    assert TensorStoreBoxes.for_reader(reader, backend="auto") is None
+    with pytest.raises(ValueError, match=r"careamics-dask\[fast\]"):
+        TensorStoreBoxes.for_reader(reader, backend="tensorstore")
+
+
+def test_corrupt_chunk_names_source_and_region(tmp_path: Path) -> None:
+    source = _source(
+        tmp_path / "d.zarr", DATA, "SYX", chunks=(1, 16, 16), compressors=ZstdCodec()
+    )
+    (tmp_path / "d.zarr" / "a" / "c" / "1" / "0" / "2").write_bytes(b"not zstd")
+    rows = PatchTable.from_columns(
+        data_idx=[0], sample_idx=[1], coords=[[2, 34]], patch_size=[[8, 8]]
+    )
+    with pytest.raises(SourceReadError, match=r"\[1:2, 2:10, 34:42\]") as info:
+        read_patches([source], rows, None, backend="tensorstore")
+    assert "d.zarr" in str(info.value)
+    assert "TensorStore" in str(info.value)
+
+
+def test_reading_writes_nothing_to_the_store(tmp_path: Path) -> None:
+    source = _source(tmp_path / "d.zarr", DATA, "SYX", chunks=(1, 16, 16))
+
+    def snapshot() -> dict[str, tuple[int, int]]:
+        found = {}
+        for folder, _, files in os.walk(tmp_path / "d.zarr"):
+            for name in files:
+                stat = os.stat(os.path.join(folder, name))
+                found[os.path.join(folder, name)] = (stat.st_mtime_ns, stat.st_size)
+        return found
+
+    before = snapshot()
+    read_patches([source], _rows(20, source.shape, 12), None, backend="tensorstore")
+    assert snapshot() == before
+
+
+def test_backend_comes_from_the_configuration() -> None:
+    with dask.config.set({"careamics-dask.batching.backend": "auto"}):
+        assert reading_options()["backend"] == "auto"
+    with dask.config.set(
+        {
+            "careamics-dask.batching.backend": "zarr",
+            "careamics-dask.cache.chunk-bytes": 1024,
+        }
+    ):
+        options = reading_options()
+    assert options["backend"] == "zarr"
+    assert options["chunk_cache_bytes"] == 1024
