@@ -30,6 +30,7 @@ nothing of careamics_dask. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import multiprocessing
@@ -405,15 +406,18 @@ def bench_ours(
         for index in range(1, n + 1):
             ds.batch(index, epoch)
     record(results, "ours", "dataset.batch(i), in process", n * BATCH, clock)
-    for name, table in tables.items():
-        if name == "table order":
-            continue
-        count = n if name.startswith("uniform") else 3 * n
-        build_batch(ds.plan, *batch_rows(table, 0), epoch)
-        with Clock() as clock:
-            for index in range(1, count + 1):
-                build_batch(ds.plan, *batch_rows(table, index), epoch)
-        record(results, "ours", f"{name}, in process", count * BATCH, clock)
+    # the configured backend (TensorStore where installed), then zarr-python alone
+    zarr_python = dataclasses.replace(ds.plan, backend="zarr")
+    for plan, suffix in ((ds.plan, ""), (zarr_python, " (zarr-python)")):
+        for name, table in tables.items():
+            if name == "table order":
+                continue
+            count = n if name.startswith("uniform") else 3 * n
+            build_batch(plan, *batch_rows(table, 0), epoch)
+            with Clock() as clock:
+                for index in range(1, count + 1):
+                    build_batch(plan, *batch_rows(table, index), epoch)
+            record(results, "ours", f"{name}, in process{suffix}", count * BATCH, clock)
 
     # threads of this process: the local BatchStream (no cluster), and a pool of
     # two threads over chunk-aware draws; zstd decoding and file reads release the
@@ -802,6 +806,8 @@ def machine() -> dict[str, Any]:
     import psutil
     import zarr
 
+    from careamics_dask.runtime import get_option
+
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -820,7 +826,18 @@ def machine() -> dict[str, Any]:
         "numcodecs": version("numcodecs"),
         "dask": version("dask"),
         "distributed": version("distributed"),
+        "tensorstore": _version_or_none("tensorstore"),
+        "batching.backend": str(get_option("batching.backend")),
     }
+
+
+def _version_or_none(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def _best(rows: dict[str, Any], keep: Callable[[str], bool]) -> tuple[str, float]:

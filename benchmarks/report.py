@@ -131,8 +131,8 @@ def machine(ref: Path | None) -> dict[str, Any]:
                 memory = int(line.split()[1]) / 2**20
     versions = {"python": platform.python_version()}
     for name in (
-        "numpy", "zarr", "numcodecs", "dask", "distributed", "xarray", "xbatcher",
-        "torch",
+        "numpy", "zarr", "numcodecs", "tensorstore", "dask", "distributed",
+        "xarray", "xbatcher", "torch",
     ):  # fmt: skip
         with contextlib.suppress(PackageNotFoundError):
             versions[name] = version(name)
