@@ -184,6 +184,16 @@ def read_patches(
     chunks = [canonical_chunks(source)[2:] for source in sources]
     groups, grouped = neighbourhoods(rows, low, high, sizes[0], chunks)
     single = np.flatnonzero(~grouped)
+    single = single[np.all(low[single] < high[single], axis=1)]  # others: zeros
+    # patches of TensorStore-read stacks: one read each, started now, placed below
+    started, covered = reader.submit_direct(
+        single,
+        rows.data_idx[single],
+        rows.sample_idx[single],
+        low[single],
+        high[single],
+    )
+    single = single[~covered]
     ndim = len(size)
     reader.prefetch_bounds(
         np.array([g[0] for g in groups] + rows.data_idx[single].tolist(), np.int64),
@@ -197,6 +207,7 @@ def read_patches(
     )
     out = np.zeros((len(rows), n_channels, *size), dtype=np.float32)
     selection = None if channels is None else list(channels)
+    reader.place_direct(started, out, rows.coords, selection)
     for d, s, members, lo, hi in groups:
         # one region around neighbouring patches, cut all at once
         region = reader.region(d, s, tuple(zip(lo.tolist(), hi.tolist(), strict=True)))
@@ -217,8 +228,6 @@ def read_patches(
         offset[single].tolist(),
         strict=True,
     ):
-        if any(a >= b for a, b in zip(lo, hi, strict=True)):
-            continue  # entirely outside its image: zeros
         region = reader.region(d, s, tuple(zip(lo, hi, strict=True)))
         if selection is not None:
             region = region[selection]

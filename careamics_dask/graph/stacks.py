@@ -452,16 +452,135 @@ class PatchReader:
                 widen = (axis, size, kept)
         box = tuple(index)
         self._pending[key] = _Pending(boxes, boxes.submit(box), box, widen)
-        if _reads_counted():  # a laziness check: count each storage chunk once
-            _, touched = geometry.box(sample_idx, bounds)
-            new = {
-                (data_idx, chunk)
-                for chunk, _ in touched
-                if geometry.holds_any(chunk, self.channels)
-            } - self._box_chunks
-            self._box_chunks |= new
-            _bump_reads(len(new))
+        if _reads_counted():
+            self._count_box(data_idx, sample_idx, bounds, geometry)
         return 1
+
+    def _count_box(
+        self,
+        data_idx: int,
+        sample_idx: int,
+        bounds: tuple[tuple[int, int], ...],
+        geometry: _Geometry,
+    ) -> None:
+        """Count the storage chunks a TensorStore box reads, each once (a check)."""
+        _, touched = geometry.box(sample_idx, bounds)
+        new = {
+            (data_idx, chunk)
+            for chunk, _ in touched
+            if geometry.holds_any(chunk, self.channels)
+        } - self._box_chunks
+        self._box_chunks |= new
+        _bump_reads(len(new))
+
+    def submit_direct(
+        self,
+        rows: npt.NDArray[np.intp],
+        data_idx: npt.NDArray[np.int64],
+        sample_idx: npt.NDArray[np.int64],
+        low: npt.NDArray[np.int64],
+        high: npt.NDArray[np.int64],
+    ) -> tuple[list[_Direct], npt.NDArray[np.bool_]]:
+        """Start reading whole patch boxes through TensorStore, with no per-box setup.
+
+        For stacks read through TensorStore whose source axes are already in
+        canonical order (``S C (Z) Y X`` with any of them absent), the common case:
+        each box is one read whose result is its ``C (Z) Y X`` pixels. Patches of
+        other stacks are left to :meth:`prefetch_bounds` and :meth:`region`.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            The caller's row number of each box, ``(N,)``.
+        data_idx, sample_idx : numpy.ndarray
+            Stack and sample of each box, ``(N,)``.
+        low, high : numpy.ndarray
+            In-image start and stop of each box, ``(N, ndim)``; boxes must not be
+            empty.
+
+        Returns
+        -------
+        tuple of (list, numpy.ndarray)
+            The reads started, for :meth:`place_direct`, and which boxes they cover.
+        """
+        started: list[_Direct] = []
+        covered = np.zeros(len(rows), dtype=np.bool_)
+        for d in np.unique(data_idx).tolist():
+            binding = self.sources[d].binding
+            if binding is None:
+                continue
+            boxes = self._boxes(d, binding)
+            geometry = self._geometry(d, binding)
+            if boxes is None or not geometry.in_canonical_order:
+                continue
+            mine = np.flatnonzero(data_idx == d)
+            covered[mine] = True
+            prefix, channels = geometry.direct_index(self.channels)
+            counted = _reads_counted()
+            for row, s, lo, hi in zip(
+                rows[mine].tolist(),
+                sample_idx[mine].tolist(),
+                low[mine].tolist(),
+                high[mine].tolist(),
+                strict=True,
+            ):
+                box = (
+                    *((s, s + 1) for _ in prefix),
+                    *channels,
+                    *zip(lo, hi, strict=True),
+                )
+                started.append(_Direct(row, boxes, boxes.submit(box), box, lo, hi))
+                if counted:
+                    bounds = tuple(zip(lo, hi, strict=True))
+                    self._count_box(d, s, bounds, geometry)
+        return started, covered
+
+    def place_direct(
+        self,
+        started: list[_Direct],
+        out: npt.NDArray[np.float32],
+        coords: npt.NDArray[np.int64],
+        selection: Sequence[int] | None,
+    ) -> None:
+        """Wait for reads of :meth:`submit_direct` and place them in their patches.
+
+        Parameters
+        ----------
+        started : list
+            What :meth:`submit_direct` returned.
+        out : numpy.ndarray
+            The batch ``(N, C, (Z), Y, X)``, zero where patches leave their images.
+        coords : numpy.ndarray
+            Start of each of the caller's rows, ``(N, ndim)`` (may be negative).
+        selection : Sequence[int] or None
+            The channels to keep, in order (the reader's ``channels``).
+        """
+        order = None
+        if selection is not None:
+            kept = sorted(set(selection))
+            order = [kept.index(c) for c in selection]
+            if order == list(range(len(kept))):
+                order = None
+        size = out.shape[2:]
+        for read in started:
+            data = read.boxes.result(read.future, read.box)
+            spatial = data.shape[data.ndim - len(size) :]
+            data = data.reshape(-1, *spatial)
+            if order is not None:
+                data = data[order]
+            start = coords[read.row]
+            if spatial == size and (start == read.low).all():
+                out[read.row] = data
+                continue
+            place: tuple[int | slice, ...] = (
+                read.row,
+                slice(None),
+                *(
+                    slice(a - c, b - c)
+                    for a, b, c in zip(read.low, read.high, start.tolist(), strict=True)
+                ),
+            )
+            out[place] = data
 
     def region(
         self, data_idx: int, sample_idx: int, bounds: tuple[tuple[int, int], ...]
@@ -602,6 +721,18 @@ class PatchReader:
 
 
 Region = tuple[slice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    """A patch box read through TensorStore for :meth:`PatchReader.place_direct`."""
+
+    row: int
+    boxes: TensorStoreBoxes
+    future: Any
+    box: tuple[tuple[int, int] | list[int], ...]
+    low: list[int]
+    high: list[int]
 
 
 class _Pending:
@@ -762,6 +893,41 @@ class _Geometry:
     def channel_axis(self) -> int | None:
         """The source axis of channels, or None."""
         return self._channel_axis
+
+    @property
+    def in_canonical_order(self) -> bool:
+        """Whether the source axes are ``S C (Z) Y X`` already (any may be absent).
+
+        A sample axis ``S`` or ``T`` (not both) comes first, then ``C``, then the
+        spatial axes: a box read from the source is its canonical region.
+        """
+        return self._t == 0 and self._order == sorted(self._order)
+
+    def direct_index(
+        self, channels: frozenset[int] | None
+    ) -> tuple[list[str], list[tuple[int, int] | list[int]]]:
+        """Return the sample axes and the channel entry of a canonical-order box.
+
+        Parameters
+        ----------
+        channels : frozenset of int or None
+            The channels the caller keeps (None: all).
+
+        Returns
+        -------
+        tuple of (list, list)
+            The sample axis letters before ``C``, and ``[]`` (no channel axis),
+            ``[(0, C)]`` or ``[kept channels]``.
+        """
+        prefix = [r for r in self._roles if r in ("S", "T")]
+        axis = self._channel_axis
+        if axis is None:
+            return prefix, []
+        size = self._shape[axis]
+        if channels is None:
+            return prefix, [(0, size)]
+        kept = sorted(c for c in channels if c < size)
+        return prefix, [kept if len(kept) < size else (0, size)]
 
     def holds_any(
         self, index: tuple[int, ...], channels: frozenset[int] | None

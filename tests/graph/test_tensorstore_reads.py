@@ -110,12 +110,22 @@ def test_missing_chunks_read_as_the_fill_value(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got, _expected(expected[:, None], rows, None))
 
 
-def test_channels_kept_read_only_their_chunks(tmp_path: Path) -> None:
-    data = RNG.integers(0, 999, (2, 6, 20, 24, 3)).astype("u2")  # S Z Y X C
-    source = _source(tmp_path / "d.zarr", data, "SZYXC", chunks=(1, 4, 8, 8, 1))
+@pytest.mark.parametrize("axes", ["SZYXC", "SCZYX"])
+def test_channels_kept_read_only_their_chunks(tmp_path: Path, axes: str) -> None:
+    canonical = RNG.integers(0, 999, (2, 3, 6, 20, 24)).astype("u2")  # S C Z Y X
+    order = ["SCZYX".index(a) for a in axes]
+    data = np.transpose(canonical, order)
+    chunks = tuple({"S": 1, "C": 1, "Z": 4, "Y": 8, "X": 8}[a] for a in axes)
+    source = _source(tmp_path / "d.zarr", data, axes, chunks=chunks)
     rows = _rows(12, source.shape, 6, seed=2)
-    canonical = np.moveaxis(data, -1, 1)
-    for channels in ([0, 2], [1], None):
+    # canonical source axes: one read per patch, straight into the batch
+    reader = PatchReader([source], backend="tensorstore")
+    low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
+    _, covered = reader.submit_direct(
+        np.arange(len(rows)), rows.data_idx, rows.sample_idx, low, high
+    )
+    assert covered.all() == (axes == "SCZYX")
+    for channels in ([0, 2], [1], [2, 0], None):
         with count_region_reads() as reads:
             got = read_patches([source], rows, channels, backend="tensorstore")
         np.testing.assert_array_equal(got, _expected(canonical, rows, channels))
