@@ -162,8 +162,8 @@ def read_patches(
     ValueError
         When the rows have different patch sizes.
     """
-    sizes = np.unique(rows.patch_size, axis=0)
-    if len(sizes) > 1:
+    if len(rows) and not (rows.patch_size == rows.patch_size[0]).all():
+        sizes = np.unique(rows.patch_size, axis=0)
         raise ValueError(
             f"Patches of one batch must have one size: got sizes {sizes.tolist()}. "
             "Use batch_size=1 for whole images of different shapes, or tiling."
@@ -180,9 +180,9 @@ def read_patches(
         chunk_cache_bytes=chunk_cache_bytes,
     )
     low, high = reader.clipped(rows.data_idx, rows.coords, rows.patch_size)
-    size = [int(p) for p in sizes[0]]
+    size = [int(p) for p in rows.patch_size[0]]
     chunks = [canonical_chunks(source)[2:] for source in sources]
-    groups, grouped = neighbourhoods(rows, low, high, sizes[0], chunks)
+    groups, grouped = neighbourhoods(rows, low, high, rows.patch_size[0], chunks)
     single = np.flatnonzero(~grouped)
     single = single[np.all(low[single] < high[single], axis=1)]  # others: zeros
     # patches of TensorStore-read stacks: one read each, started now, placed below
@@ -288,9 +288,13 @@ def neighbourhoods(
     )
     key = rows.data_idx * (int(rows.sample_idx.max()) + 1) + rows.sample_idx
     order = np.argsort(key, kind="stable")
-    _, starts = np.unique(key[order], return_index=True)
+    sorted_keys = key[order]
+    # where the sorted keys change: the first row of each sample's group
+    starts = np.flatnonzero(np.diff(sorted_keys)) + 1
+    if np.diff(starts, prepend=0, append=len(rows)).max() < _MIN_NEIGHBOURS:
+        return groups, grouped  # no sample has enough patches (uniform batches)
     volume = int(np.prod(size))
-    for members in np.split(order, starts[1:]):
+    for members in np.split(order, starts):
         members = members[inside[members]]
         if len(members) < _MIN_NEIGHBOURS:
             continue

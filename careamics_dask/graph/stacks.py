@@ -505,7 +505,11 @@ class PatchReader:
         """
         started: list[_Direct] = []
         covered = np.zeros(len(rows), dtype=np.bool_)
-        for d in np.unique(data_idx).tolist():
+        if not len(rows):
+            return started, covered
+        first = int(data_idx[0])
+        stacks = [first] if (data_idx == first).all() else np.unique(data_idx).tolist()
+        for d in stacks:
             binding = self.sources[d].binding
             if binding is None:
                 continue
@@ -562,14 +566,15 @@ class PatchReader:
             if order == list(range(len(kept))):
                 order = None
         size = out.shape[2:]
+        starts = coords.tolist()
         for read in started:
             data = read.boxes.result(read.future, read.box)
             spatial = data.shape[data.ndim - len(size) :]
             data = data.reshape(-1, *spatial)
             if order is not None:
                 data = data[order]
-            start = coords[read.row]
-            if spatial == size and (start == read.low).all():
+            start = starts[read.row]
+            if spatial == size and start == read.low:
                 out[read.row] = data
                 continue
             place: tuple[int | slice, ...] = (
@@ -577,7 +582,7 @@ class PatchReader:
                 slice(None),
                 *(
                     slice(a - c, b - c)
-                    for a, b, c in zip(read.low, read.high, start.tolist(), strict=True)
+                    for a, b, c in zip(read.low, read.high, start, strict=True)
                 ),
             )
             out[place] = data
