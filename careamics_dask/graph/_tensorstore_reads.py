@@ -36,7 +36,13 @@ if TYPE_CHECKING:
 
     from careamics_dask.loaders._lazy import RegionReader
 
-__all__ = ["BACKENDS", "Box", "TensorStoreBoxes", "tensorstore_available"]
+__all__ = [
+    "BACKENDS",
+    "CHUNK_CACHE_BYTES",
+    "Box",
+    "TensorStoreBoxes",
+    "tensorstore_available",
+]
 
 Box = tuple[tuple[int, int] | list[int], ...]
 """A box of an array: ``(start, stop)`` or a sorted list of indices per axis."""
@@ -46,6 +52,9 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "tensorstore", "zarr")
 """Values of ``batching.backend``: TensorStore where it applies (``auto``), TensorStore
 required for every local Zarr source (``tensorstore``), or zarr-python only."""
+
+CHUNK_CACHE_BYTES = 64 * 2**20
+"""Default per-process budget for decoded chunks (``cache.chunk-bytes``)."""
 
 _MAX_OPEN = 64
 _opened: OrderedDict[tuple[Any, ...], TensorStoreBoxes | None] = OrderedDict()
@@ -107,7 +116,7 @@ class TensorStoreBoxes:
         reader: RegionReader,
         *,
         backend: str = "auto",
-        cache_bytes: int = 64 * 2**20,
+        cache_bytes: int = CHUNK_CACHE_BYTES,
         threads: int | None = None,
     ) -> TensorStoreBoxes | None:
         """Return a box reader for a local Zarr region reader, or None.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES
 from careamics_dask.graph.augment import augment_batch
 from careamics_dask.graph.ordering import canonical_chunks
 from careamics_dask.graph.stacks import PatchReader
@@ -73,7 +74,7 @@ class BatchPlan:
     threads: int = 4
     cache_bytes: int = 512 * 2**20
     backend: str = "auto"
-    chunk_cache_bytes: int = 64 * 2**20
+    chunk_cache_bytes: int = CHUNK_CACHE_BYTES
 
     def build(
         self, rows: PatchTable, indices: npt.NDArray[np.int64], epoch: int
@@ -131,7 +132,7 @@ def read_patches(
     threads: int = 4,
     cache_bytes: int | None = None,
     backend: str = "auto",
-    chunk_cache_bytes: int = 64 * 2**20,
+    chunk_cache_bytes: int = CHUNK_CACHE_BYTES,
 ) -> npt.NDArray[np.float32]:
     """Read the patches of table rows as one float32 array ``(N, C, (Z), Y, X)``.
 

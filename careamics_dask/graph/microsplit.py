@@ -46,6 +46,7 @@ import numpy.typing as npt
 import xarray as xr
 from dask.delayed import delayed
 
+from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES
 from careamics_dask.graph.augment import augment_batch, draw_uniforms
 from careamics_dask.graph.batch import batch_part, build_batch, read_patches
 from careamics_dask.graph.lateral_context import read_lateral_contexts
@@ -224,7 +225,7 @@ class MicroSplitPlan:
     threads: int = 4
     cache_bytes: int = 512 * 2**20
     backend: str = "auto"
-    chunk_cache_bytes: int = 64 * 2**20
+    chunk_cache_bytes: int = CHUNK_CACHE_BYTES
 
     @classmethod
     def with_private_tables(

@@ -24,7 +24,7 @@ import dask.array as da
 import numpy as np
 
 from careamics_dask.graph._chunk_reads import ChunkDecoder
-from careamics_dask.graph._tensorstore_reads import TensorStoreBoxes
+from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES, TensorStoreBoxes
 from careamics_dask.loaders._labels import reader_binding
 from careamics_dask.loaders._lazy import _bump_reads, _reads_counted
 
@@ -265,7 +265,7 @@ class PatchReader:
         cache_bytes: int | None = None,
         channels: Sequence[int] | None = None,
         backend: str = "auto",
-        chunk_cache_bytes: int = 64 * 2**20,
+        chunk_cache_bytes: int = CHUNK_CACHE_BYTES,
     ) -> None:
         self.sources = list(sources)
         self.threads = max(1, int(threads))
@@ -283,10 +283,8 @@ class PatchReader:
 
     def _boxes(self, data_idx: int, binding: ReaderBinding) -> TensorStoreBoxes | None:
         if data_idx not in self._box_readers:
-            self._box_readers[data_idx] = TensorStoreBoxes.for_reader(
-                binding.reader,
-                backend=self.backend,
-                cache_bytes=self.chunk_cache_bytes,
+            self._box_readers[data_idx] = _boxes_of(
+                binding, self.backend, self.chunk_cache_bytes
             )
         return self._box_readers[data_idx]
 
@@ -444,12 +442,10 @@ class PatchReader:
         axis = geometry.channel_axis
         index: list[tuple[int, int] | list[int]] = list(regions)
         widen = None
-        if axis is not None and self.channels is not None:
-            size = regions[axis][1]
-            kept = sorted(c for c in self.channels if c < size)
-            if len(kept) < size:  # only the channels the caller keeps
-                index[axis] = kept
-                widen = (axis, size, kept)
+        kept = geometry.kept_channels(self.channels)
+        if axis is not None and kept is not None:  # only the channels kept
+            index[axis] = kept
+            widen = (axis, regions[axis][1], kept)
         box = tuple(index)
         self._pending[key] = _Pending(boxes, boxes.submit(box), box, widen)
         if _reads_counted():
@@ -843,6 +839,24 @@ def _decoder_of(binding: ReaderBinding) -> ChunkDecoder | None:
     return decoder
 
 
+_tensorstore_readers: OrderedDict[int, tuple[ReaderBinding, Any]] = OrderedDict()
+
+
+def _boxes_of(
+    binding: ReaderBinding, backend: str, cache_bytes: int
+) -> TensorStoreBoxes | None:
+    """Return the TensorStore reader of a binding (or None), kept across batches."""
+    by_setting: dict[tuple[str, int], TensorStoreBoxes | None] = _kept(
+        _tensorstore_readers, binding, lambda b: {}
+    )
+    setting = (backend, cache_bytes)
+    if setting not in by_setting:
+        by_setting[setting] = TensorStoreBoxes.for_reader(
+            binding.reader, backend=backend, cache_bytes=cache_bytes
+        )
+    return by_setting[setting]
+
+
 def _geometry_of(binding: ReaderBinding) -> _Geometry:
     """Return the geometry of a binding, kept across batches in this process."""
     geometry: _Geometry = _kept(_geometries, binding, _Geometry)
@@ -928,11 +942,28 @@ class _Geometry:
         axis = self._channel_axis
         if axis is None:
             return prefix, []
+        kept = self.kept_channels(channels)
+        return prefix, [(0, self._shape[axis]) if kept is None else kept]
+
+    def kept_channels(self, channels: frozenset[int] | None) -> list[int] | None:
+        """Return the sorted channels to read where they are fewer than all, else None.
+
+        Parameters
+        ----------
+        channels : frozenset of int or None
+            The channels the caller keeps (None: all).
+
+        Returns
+        -------
+        list of int or None
+            None when every channel is read (or the source has no channel axis).
+        """
+        axis = self._channel_axis
+        if axis is None or channels is None:
+            return None
         size = self._shape[axis]
-        if channels is None:
-            return prefix, [(0, size)]
         kept = sorted(c for c in channels if c < size)
-        return prefix, [kept if len(kept) < size else (0, size)]
+        return kept if len(kept) < size else None
 
     def holds_any(
         self, index: tuple[int, ...], channels: frozenset[int] | None

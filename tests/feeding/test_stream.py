@@ -243,20 +243,32 @@ def test_embedded_client_on_loopback_closes_its_cluster() -> None:
     assert cluster.status.name == "closed"
 
 
+def chunked_dataset(path: Path, **config: Any) -> CareamicsDataset:
+    """A random-patching dataset of IMAGES in a Zarr store of 32 x 32 chunks."""
+    zarr.open_group(path, mode="w").create_array("img", data=IMAGES, chunks=(1, 32, 32))
+    values: dict[str, Any] = {
+        "mode": "training",
+        "data_type": "zarr",
+        "axes": "SYX",
+        "patching": {"name": "random", "patch_size": [8, 8]},
+        "normalization": {"name": "none"},
+        "batch_size": 8,
+        "seed": 4,
+        **config,
+    }
+    return create_train_dataset(DataConfig(**values), TrainValSplitData(path, 1))
+
+
+def start_chunks(batch: Batch) -> set[tuple[int, int, int]]:
+    """The storage chunks (sample, chunk row, chunk column) the patches start in."""
+    return {
+        (int(s), int(y) // 32, int(x) // 32)
+        for s, (y, x) in zip(batch.specs.sample_idx, batch.specs.coords, strict=True)
+    }
+
+
 def test_chunk_aware_stream_keeps_the_epoch_and_groups_chunks(tmp_path: Path) -> None:
-    zarr.open_group(tmp_path / "c.zarr", mode="w").create_array(
-        "img", data=IMAGES, chunks=(1, 32, 32)
-    )
-    config = DataConfig(
-        mode="training",
-        data_type="zarr",
-        axes="SYX",
-        patching={"name": "random", "patch_size": [8, 8]},
-        normalization={"name": "none"},
-        batch_size=8,
-        seed=4,
-    )
-    dataset = create_train_dataset(config, TrainValSplitData(tmp_path / "c.zarr", 1))
+    dataset = chunked_dataset(tmp_path / "c.zarr")
     plain = list(BatchStream(dataset, shuffle=True))
     grouped = list(BatchStream(dataset, chunk_aware=True))
     assert sorted(np.concatenate([b.indices for b in grouped]).tolist()) == list(
@@ -264,14 +276,7 @@ def test_chunk_aware_stream_keeps_the_epoch_and_groups_chunks(tmp_path: Path) ->
     )
 
     def chunks_per_batch(batches: list[Batch]) -> float:
-        keys = [
-            {
-                (int(s), int(y) // 32, int(x) // 32)
-                for s, (y, x) in zip(b.specs.sample_idx, b.specs.coords, strict=True)
-            }
-            for b in batches
-        ]
-        return float(np.mean([len(k) for k in keys]))
+        return float(np.mean([len(start_chunks(b)) for b in batches]))
 
     assert chunks_per_batch(grouped) < chunks_per_batch(plain)
     for batch in grouped[:2]:
@@ -291,30 +296,12 @@ def test_local_processes_give_the_same_batches() -> None:
 def test_chunk_aware_draws_read_one_chunk_neighbourhood_per_batch(
     tmp_path: Path,
 ) -> None:
-    zarr.open_group(tmp_path / "d.zarr", mode="w").create_array(
-        "img", data=IMAGES, chunks=(1, 32, 32)
-    )
-    config = DataConfig(
-        mode="training",
-        data_type="zarr",
-        axes="SYX",
-        patching={"name": "random", "patch_size": [8, 8]},
-        normalization={"name": "none"},
-        augmentations=[],
-        batch_size=8,
-        seed=4,
-    )
-    dataset = create_train_dataset(config, TrainValSplitData(tmp_path / "d.zarr", 1))
+    dataset = chunked_dataset(tmp_path / "d.zarr", augmentations=[])
     batches = list(BatchStream(dataset, chunk_aware="draw", epochs=2))
     assert len(batches) == 2 * BatchStream(dataset).batches_per_epoch
     for batch in batches[:6]:
-        starts = {
-            (int(s), int(y) // 32, int(x) // 32)
-            for s, (y, x) in zip(
-                batch.specs.sample_idx, batch.specs.coords, strict=True
-            )
-        }
-        assert len(starts) == 1  # every patch starts in the same storage chunk
+        # every patch starts in the same storage chunk
+        assert len(start_chunks(batch)) == 1
         s, (y, x) = int(batch.specs.sample_idx[0]), batch.specs.coords[0]
         np.testing.assert_array_equal(
             batch.input[0, 0], IMAGES[s, y : y + 8, x : x + 8].astype(np.float32)
