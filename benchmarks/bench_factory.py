@@ -700,18 +700,28 @@ def in_memory_main(args: argparse.Namespace) -> None:
         Client(cluster) as client,
     ):
         pids = list(client.run(os.getpid).values())
-        # warm up: the same batches lazily, so imports and handles are counted out
+        from careamics_dask.feeding import BatchStream
+
+        # warm up: the same batches lazily, and a 2 MiB store in memory through the
+        # same stream, so imports, handles, the workers' connections to each other
+        # and their threads are counted out; what remains is what the data costs
         lazy = create(args.stats_store, KNOWN_STATS).batch_tasks(0)
         windowed(client, lambda ids: client.compute([lazy[i] for i in ids]), [0, 1], 2)
+        small = ensure_store(
+            Path(args.stats_store).with_name("bench-1x1024.zarr"), (1, 1024, 1024)
+        )
+        warm = BatchStream(create(str(small), KNOWN_STATS, in_memory=True), client)
+        for _ in zip(range(16), warm, strict=False):
+            pass
+        del warm
         workers_before = sum(rss_bytes(p) for p in pids)
         client_before = rss_bytes()
-        from careamics_dask.feeding import BatchStream
 
         with PeakMemory() as client_peak, PeakMemory(lambda: pids) as workers_peak:
             ds = create(args.stats_store, KNOWN_STATS, in_memory=True)
             # the feeding path: in-memory stacks go to the workers once, as tiles
             batches = iter(BatchStream(ds, client, prefetch=8))
-            managed = []  # what distributed holds (tiles and their copies in flight)
+            managed = []  # what distributed holds (tiles, and any copy of one)
             for index in range(128):
                 next(batches)
                 if index % 8 == 0:
@@ -915,8 +925,8 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         (
             "(4b) in_memory=True cluster memory <= data size",
             f"workers +{in_cluster:.0f} MiB RSS at peak, +{at_rest:.0f} MiB after; "
-            f"distributed holds {managed:.0f} MiB at most (tiles and copies in "
-            f"flight) for {data:.0f} MiB of data",
+            f"distributed holds {managed:.0f} MiB at most (tiles and any "
+            f"copies) for {data:.0f} MiB of data",
             in_cluster <= data * 1.1,
         ),
     ]

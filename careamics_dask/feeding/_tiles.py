@@ -3,13 +3,13 @@
 A batch plan that carries NumPy stacks (``in_memory=True``, NumPy inputs) would put a
 copy of the data on every worker that builds batches. :class:`TiledPlan` instead
 scatters each in-memory stack as tiles of about :data:`TILE_BYTES` (spread over the
-workers, one copy each) and ships a plan whose stacks are only
-:class:`TileLayout` descriptions. Each batch task receives the tiles its patches
-touch, as task dependencies: ``distributed`` moves them where the task runs, and its
-active memory manager drops the extra copies once no waiting task needs them, so the
-cluster holds the data about once. Scattered tiles die with their worker;
-:meth:`TiledPlan.rescatter` sends lost tiles again from the client's copy, and the
-stream resubmits the batches that needed them.
+workers, one copy each, under names the layout derives) and ships a plan whose stacks
+are only :class:`TileLayout` descriptions. A batch task gets, for each tile its
+patches touch, the box it needs, and reads just those pieces where the tiles are held
+(:mod:`careamics_dask.feeding._tile_pieces`): no tile is ever copied to another
+worker, so the cluster holds the data once, also while batches run. Scattered tiles
+die with their worker; :meth:`TiledPlan.rescatter` sends lost tiles again, under the
+same names, from the client's copy, and the stream reruns the batches that needed them.
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from careamics_dask.feeding._tile_pieces import PieceRequest, TilePieces, fetch_pieces
 from careamics_dask.graph.batch import BatchPlan, build_batch
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     import numpy.typing as npt
     from distributed import Client, Future
@@ -44,6 +46,12 @@ SCATTER_BYTES = 16 * 2**20
 TileKey = tuple[Any, ...]
 """``(role, data_idx, sample, *tile_index)``."""
 
+TileBox = tuple[tuple[int, ...], tuple[int, ...]]
+"""``(start, stop)`` of a box inside one tile, along its spatial axes."""
+
+Piece = tuple[tuple[int, ...], "npt.NDArray[Any]"]
+"""A box's start inside its tile, and its pixels ``C (Z) Y X``."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TileLayout:
@@ -61,6 +69,8 @@ class TileLayout:
         The pixels' dtype.
     tile : tuple of int
         Tile size along the spatial axes (the last tiles may be smaller).
+    prefix : str
+        Start of the tiles' names on the cluster (unique per scattered plan).
     """
 
     role: str
@@ -68,9 +78,16 @@ class TileLayout:
     shape: tuple[int, ...]
     dtype: str
     tile: tuple[int, ...]
+    prefix: str = "careamics-tile"
 
     @classmethod
-    def of(cls, role: str, data_idx: int, array: npt.NDArray[Any]) -> TileLayout:
+    def of(
+        cls,
+        role: str,
+        data_idx: int,
+        array: npt.NDArray[Any],
+        prefix: str = "careamics-tile",
+    ) -> TileLayout:
         """Choose near-square tiles of about :data:`TILE_BYTES` for an array.
 
         Parameters
@@ -81,6 +98,8 @@ class TileLayout:
             The stack's index.
         array : numpy.ndarray
             The ``S C (Z) Y X`` pixels.
+        prefix : str
+            Start of the tiles' names on the cluster.
 
         Returns
         -------
@@ -101,11 +120,33 @@ class TileLayout:
             shape=tuple(int(n) for n in array.shape),
             dtype=str(array.dtype),
             tile=tuple(min(side, int(n)) or 1 for n in spatial),
+            prefix=prefix,
         )
 
     def key(self, sample: int, index: Sequence[int]) -> TileKey:
         """Return the key of one tile."""
         return (self.role, self.data_idx, int(sample), *(int(i) for i in index))
+
+    def name(self, key: TileKey) -> str:
+        """Return the name a tile is scattered under (derived: a task can find any).
+
+        Examples
+        --------
+        >>> layout = TileLayout.of("input", 0, np.zeros((1, 1, 8, 8)), prefix="t")
+        >>> layout.name(layout.key(0, (1, 2)))
+        't-input-0-0-1-2'
+        """
+        return "-".join((self.prefix, *(str(part) for part in key)))
+
+    def request(self, key: TileKey, box: TileBox) -> PieceRequest:
+        """Return the request for a box of one tile, all channels."""
+        return PieceRequest(
+            name=self.name(key),
+            low=tuple(box[0]),
+            high=tuple(box[1]),
+            channels=self.shape[1],
+            dtype=self.dtype,
+        )
 
     def tiles(
         self, array: npt.NDArray[Any]
@@ -130,13 +171,13 @@ class TileLayout:
         )
         return np.ascontiguousarray(array[region])
 
-    def touched(
+    def boxes(
         self,
         sample_idx: npt.NDArray[np.int64],
         low: npt.NDArray[np.int64],
         high: npt.NDArray[np.int64],
-    ) -> set[TileKey]:
-        """Return the keys of the tiles that in-image boxes touch.
+    ) -> dict[TileKey, TileBox]:
+        """Return, for each tile that in-image boxes touch, the part they touch.
 
         Parameters
         ----------
@@ -147,13 +188,14 @@ class TileLayout:
 
         Returns
         -------
-        set of tuple
-            Tile keys.
+        dict
+            Per tile key, the bounding box (in the tile's coordinates) of the
+            boxes' parts inside that tile.
         """
         tile = np.asarray(self.tile, dtype=np.int64)
         first = low // tile
         last = (np.maximum(high, low + 1) - 1) // tile
-        keys: set[TileKey] = set()
+        out: dict[TileKey, TileBox] = {}
         for s, a, b, lo, hi in zip(
             sample_idx.tolist(),
             first.tolist(),
@@ -167,26 +209,45 @@ class TileLayout:
             for index in itertools.product(
                 *(range(i, j + 1) for i, j in zip(a, b, strict=True))
             ):
-                keys.add(self.key(s, index))
-        return keys
+                origin = [i * t for i, t in zip(index, self.tile, strict=True)]
+                part_lo = tuple(max(x, o) - o for x, o in zip(lo, origin, strict=True))
+                part_hi = tuple(
+                    min(y, o + t) - o
+                    for y, o, t in zip(hi, origin, self.tile, strict=True)
+                )
+                key = self.key(s, index)
+                seen = out.get(key)
+                if seen is not None:
+                    part_lo = tuple(map(min, seen[0], part_lo))
+                    part_hi = tuple(map(max, seen[1], part_hi))
+                out[key] = (part_lo, part_hi)
+        return out
 
 
 class TileView:
-    """Reads ``view[(sample, slice(None), *spatial)]`` from a task's tiles.
+    """Reads ``view[(sample, slice(None), *spatial)]`` from pieces of tiles.
 
     Parameters
     ----------
     layout : TileLayout
         The stack's layout.
-    tiles : Mapping
-        The tiles this task received, by key.
+    pieces : Mapping
+        Per tile key, the piece of that tile this task has (whole tiles are pieces
+        that start at 0).
+    fetch : callable, optional
+        ``fetch(key, box)`` returns a box of a tile this task lacks; without it, a
+        read outside the pieces raises ``KeyError``.
     """
 
     def __init__(
-        self, layout: TileLayout, tiles: Mapping[TileKey, npt.NDArray[Any]]
+        self,
+        layout: TileLayout,
+        pieces: Mapping[TileKey, Piece],
+        fetch: Callable[[TileKey, TileBox], npt.NDArray[Any]] | None = None,
     ) -> None:
         self.layout = layout
-        self.tiles = tiles
+        self.pieces = pieces
+        self.fetch = fetch
         self.shape = layout.shape
         self.dtype = np.dtype(layout.dtype)
 
@@ -205,24 +266,48 @@ class TileView:
             for (lo, hi), t in zip(bounds, tile, strict=True)
         ]
         for index in itertools.product(*ranges):
-            block = self.tiles[self.layout.key(int(sample), index)]
             src, dst = [], []
             for (lo, hi), i, t in zip(bounds, index, tile, strict=True):
                 start, stop = max(lo, i * t), min(hi, (i + 1) * t)
-                src.append(slice(start - i * t, stop - i * t))
+                src.append((start - i * t, stop - i * t))
                 dst.append(slice(start - lo, stop - lo))
-            out[(slice(None), *dst)] = block[(slice(None), *src)]
+            tile_key = self.layout.key(int(sample), index)
+            piece = self.pieces.get(tile_key)
+            if piece is not None and all(
+                o <= a and b <= o + n
+                for (a, b), o, n in zip(src, piece[0], piece[1].shape[1:], strict=True)
+            ):
+                origin, block = piece
+                part = block[
+                    (
+                        slice(None),
+                        *(
+                            slice(a - o, b - o)
+                            for (a, b), o in zip(src, origin, strict=True)
+                        ),
+                    )
+                ]
+            elif self.fetch is not None:  # a region wider than the patches' parts
+                part = self.fetch(
+                    tile_key, (tuple(a for a, _ in src), tuple(b for _, b in src))
+                )
+            else:
+                raise KeyError(
+                    f"tile {tile_key} box {src} is not among this task's pieces"
+                )
+            out[(slice(None), *dst)] = part
         return out
 
 
 def _with_views(
     sources: tuple[StackSource, ...] | None,
-    tiles: Mapping[TileKey, npt.NDArray[Any]],
+    pieces: Mapping[TileKey, Piece],
+    fetch: Callable[[TileKey, TileBox], npt.NDArray[Any]] | None,
 ) -> tuple[StackSource, ...] | None:
     if sources is None:
         return None
     return tuple(
-        dataclasses.replace(s, data=TileView(s.data, tiles))
+        dataclasses.replace(s, data=TileView(s.data, pieces, fetch))
         if isinstance(s.data, TileLayout)
         else s
         for s in sources
@@ -234,9 +319,12 @@ def build_tiled_batch(
     rows: PatchTable,
     indices: npt.NDArray[np.int64],
     epoch: int,
-    tiles: Mapping[TileKey, npt.NDArray[Any]],
+    boxes: Mapping[TileKey, TileBox],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
-    """Build a batch whose in-memory stacks come as tiles (the batch task).
+    """Build a batch whose in-memory stacks are tiles on the cluster (the batch task).
+
+    Runs on a worker: the pieces of the tiles it needs are read where the tiles are
+    held (:func:`~careamics_dask.feeding._tile_pieces.fetch_pieces`), not copied.
 
     Parameters
     ----------
@@ -248,27 +336,48 @@ def build_tiled_batch(
         The rows' global patch indices.
     epoch : int
         The epoch.
-    tiles : Mapping
-        The tiles the rows touch, by key (futures resolved by ``distributed``).
+    boxes : Mapping
+        Per tile key, the box of that tile the rows touch
+        (:meth:`TiledPlan.needed`).
 
     Returns
     -------
     tuple of (numpy.ndarray, numpy.ndarray or None)
         As :func:`~careamics_dask.graph.batch.build_batch`.
+
+    Raises
+    ------
+    careamics_dask.feeding._tile_pieces.TilesLostError
+        When a tile's worker is gone.
     """
+    layouts = {
+        (s.data.role, s.data.data_idx): s.data
+        for s in (*plan.inputs, *(plan.targets or ()))
+        if isinstance(s.data, TileLayout)
+    }
+
+    def request(key: TileKey, box: TileBox) -> PieceRequest:
+        return layouts[(key[0], key[1])].request(key, box)
+
+    read = fetch_pieces({key: request(key, box) for key, box in boxes.items()})
+    pieces = {key: (tuple(boxes[key][0]), piece) for key, piece in read.items()}
+
+    def fetch(key: TileKey, box: TileBox) -> npt.NDArray[Any]:
+        return fetch_pieces({key: request(key, box)})[key]
+
     viewed = dataclasses.replace(
         plan,
-        inputs=_with_views(plan.inputs, tiles) or (),
-        targets=_with_views(plan.targets, tiles),
+        inputs=_with_views(plan.inputs, pieces, fetch) or (),
+        targets=_with_views(plan.targets, pieces, fetch),
     )
     return build_batch(viewed, rows, indices, epoch)
 
 
 def _layouts(
-    role: str, sources: tuple[StackSource, ...] | None
+    role: str, sources: tuple[StackSource, ...] | None, prefix: str
 ) -> list[tuple[TileLayout, npt.NDArray[Any]]]:
     return [
-        (TileLayout.of(role, d, source.data), source.data)
+        (TileLayout.of(role, d, source.data, prefix), source.data)
         for d, source in enumerate(sources or ())
         if source.binding is None and isinstance(source.data, np.ndarray)
     ]
@@ -299,7 +408,10 @@ class TiledPlan:
             self.layouts: list[tuple[TileLayout, npt.NDArray[Any]]] = []
             self.plan = plan
             return
-        self.layouts = _layouts("input", plan.inputs) + _layouts("target", plan.targets)
+        prefix = f"careamics-tile-{uuid.uuid4().hex[:16]}"
+        self.layouts = _layouts("input", plan.inputs, prefix) + _layouts(
+            "target", plan.targets, prefix
+        )
         self._arrays = {
             (layout.role, layout.data_idx): (layout, array)
             for layout, array in self.layouts
@@ -323,6 +435,9 @@ class TiledPlan:
             inputs=strip("input", plan.inputs) or (),
             targets=strip("target", plan.targets),
         )
+        if self.layouts:
+            # every worker, and those that join later, serves pieces of its tiles
+            client.register_plugin(TilePieces())
         for layout, array in self.layouts:
             self._scatter(layout.tiles(array))
 
@@ -345,15 +460,19 @@ class TiledPlan:
 
     def _send(self, group: list[tuple[TileKey, npt.NDArray[Any]]]) -> None:
         if group:
-            futures = self.client.scatter([t for _, t in group], hash=False)
-            self.futures.update(
-                (k, f) for (k, _), f in zip(group, futures, strict=True)
+            names = {self._name(k): (k, t) for k, t in group}
+            futures = self.client.scatter(
+                {name: t for name, (_, t) in names.items()}, hash=False
             )
+            self.futures.update((names[n][0], f) for n, f in futures.items())
+
+    def _name(self, key: TileKey) -> str:
+        return self._arrays[(key[0], key[1])][0].name(key)
 
     def needed(
         self, rows: PatchTable, low: npt.NDArray[np.int64], high: npt.NDArray[np.int64]
-    ) -> dict[TileKey, Future[Any]]:
-        """Return the tile futures that the rows' clipped boxes touch.
+    ) -> dict[TileKey, TileBox]:
+        """Return the tiles that the rows' clipped boxes touch, and the part of each.
 
         Parameters
         ----------
@@ -365,28 +484,29 @@ class TiledPlan:
         Returns
         -------
         dict
-            Tile futures by key.
+            Per tile key, the box of the tile to read (:meth:`TileLayout.boxes`).
         """
-        keys: set[TileKey] = set()
+        boxes: dict[TileKey, TileBox] = {}
         for layout, _ in self.layouts:
             mine = rows.data_idx == layout.data_idx
             if mine.any():
-                keys |= layout.touched(rows.sample_idx[mine], low[mine], high[mine])
-        return {key: self.futures[key] for key in keys}
+                boxes |= layout.boxes(rows.sample_idx[mine], low[mine], high[mine])
+        return boxes
 
-    def rescatter(self, keys: Sequence[TileKey]) -> int:
-        """Scatter again the given tiles whose futures were lost; return how many.
+    def rescatter(self, keys: Sequence[TileKey] | None = None) -> int:
+        """Scatter again the tiles that were lost, under their names; return how many.
 
         Parameters
         ----------
-        keys : sequence of tuple
-            Tile keys to check.
+        keys : sequence of tuple, optional
+            Tile keys to check; every tile by default.
 
         Returns
         -------
         int
             The number of tiles sent again.
         """
+        keys = list(self.futures) if keys is None else list(keys)
         # the scheduler knows first which data died with a worker
         names = [self.futures[k].key for k in keys]
         held = self.client.run_on_scheduler(_held_keys, keys=names)

@@ -34,6 +34,7 @@ import numpy as np
 from dask.base import tokenize
 
 from careamics_dask.factory.region_data import Batch
+from careamics_dask.feeding._tile_pieces import TilesLostError
 from careamics_dask.feeding._tiles import TiledPlan, build_tiled_batch
 from careamics_dask.graph.batch import build_batch
 from careamics_dask.graph.ordering import (
@@ -473,13 +474,13 @@ class BatchStream:
             while True:
                 try:
                     return client.gather(job.future, direct=True)
-                except CancelledError:
-                    # scattered tiles die with their worker, and the batches that
-                    # needed them are cancelled: send lost tiles again from this
-                    # client's copy (another batch may have done it) and run again
+                except (CancelledError, TilesLostError):
+                    # scattered tiles die with their worker: send lost tiles again
+                    # from this client's copy (another batch may have done it) and
+                    # run the batch again
                     if not job.tiles or job.attempt >= _TILE_ATTEMPTS:
                         raise
-                    lost = tiled.rescatter(list(job.tiles))
+                    lost = tiled.rescatter()
                     logger.warning(
                         "batch %d of epoch %d lost its in-memory tiles with a worker "
                         "(%d sent again); running it again",
@@ -525,7 +526,7 @@ _TILE_ATTEMPTS = 3
 
 @dataclasses.dataclass
 class _Job:
-    """A submitted batch: its future, the tile futures it depends on, its identity."""
+    """A submitted batch: its future, the tile boxes it reads, its identity."""
 
     future: Any
     tiles: dict[Any, Any]

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
+from careamics_dask.config import DataConfig
+from careamics_dask.factory import TrainValSplitData, create_train_dataset
 from careamics_dask.feeding import BatchStream
+from careamics_dask.feeding import _tiles as tiles_module
+from careamics_dask.feeding._tile_pieces import (
+    PieceRequest,
+    TilePieces,
+    TilesLostError,
+    fetch_pieces,
+)
 from careamics_dask.feeding._tiles import TiledPlan, TileLayout, TileView
 from tests.feeding.helpers import signature, small_train_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from careamics_dask.factory import CareamicsDataset
 
 RNG = np.random.default_rng(3)
 
@@ -41,8 +53,13 @@ def test_views_of_tiles_equal_the_array(shape: tuple[int, ...]) -> None:
                 for lo, n in zip(low, shape[2:], strict=True)
             ]
         )
-        keys = layout.touched(np.array([sample]), low[None], high[None])
-        view = TileView(layout, {k: tiles[k] for k in keys})  # only those it needs
+        boxes = layout.boxes(np.array([sample]), low[None], high[None])
+        # only the parts of the tiles it needs
+        pieces = {
+            key: (lo, tiles[key][(slice(None), *map(slice, lo, hi))])
+            for key, (lo, hi) in boxes.items()
+        }
+        view = TileView(layout, pieces)
         box: tuple[int | slice, ...] = (
             sample,
             slice(None),
@@ -92,3 +109,95 @@ def test_stream_of_in_memory_data_equals_local(cluster: Client) -> None:
     local = signature(list(BatchStream(dataset, epochs=2)))
     remote = signature(list(BatchStream(dataset, cluster, epochs=2, prefetch=4)))
     assert remote == local
+
+
+def test_reads_outside_the_pieces_are_fetched() -> None:
+    array = RNG.integers(0, 1000, (1, 2, 40, 40)).astype(np.uint16)
+    layout = TileLayout(
+        role="input", data_idx=0, shape=array.shape, dtype="uint16", tile=(16, 16)
+    )
+    tiles = dict(layout.tiles(array))
+    asked = []
+
+    def fetch(key: tuple[int, ...], box: tuple[tuple[int, ...], ...]) -> np.ndarray:
+        asked.append((key, box))
+        return tiles[key][(slice(None), *map(slice, *box))]
+
+    # the task got only the top-left tile's corner; the read needs more of it
+    # and a part of the next tile along X
+    view = TileView(
+        layout,
+        {layout.key(0, (0, 0)): ((0, 0), tiles[layout.key(0, (0, 0))][:, :4, :4])},
+        fetch,
+    )
+    box = (0, slice(None), slice(2, 10), slice(3, 20))
+    np.testing.assert_array_equal(view[box], array[box])
+    assert asked == [
+        (layout.key(0, (0, 0)), ((2, 3), (10, 16))),
+        (layout.key(0, (0, 1)), ((2, 0), (10, 4))),
+    ]
+    inside = TileView(
+        layout, {layout.key(0, (0, 0)): ((0, 0), tiles[layout.key(0, (0, 0))])}
+    )
+    with pytest.raises(KeyError, match="not among this task's pieces"):
+        inside[box]
+
+
+@pytest.mark.distributed
+def test_a_tile_nobody_holds_is_reported_lost(cluster: Client) -> None:
+    cluster.register_plugin(TilePieces())
+    [held] = cluster.scatter([np.arange(12, dtype=np.uint16).reshape(1, 3, 4)])
+    request = PieceRequest(
+        name=held.key, low=(1, 1), high=(3, 3), channels=1, dtype="uint16"
+    )
+    got = cluster.submit(fetch_pieces, {"a": request}, pure=False).result()
+    np.testing.assert_array_equal(got["a"], [[[5, 6], [9, 10]]])
+    gone = dataclasses.replace(request, name="careamics-tile-never-scattered")
+    with pytest.raises(TilesLostError, match="careamics-tile-never-scattered"):
+        cluster.submit(fetch_pieces, {"a": gone}, pure=False, retries=0).result()
+
+
+def _tile_holders(dask_scheduler: Any) -> dict[str, int]:
+    """How many workers hold each in-memory tile (runs on the scheduler)."""
+    return {
+        str(key): len(task.who_has or ())
+        for key, task in dask_scheduler.tasks.items()
+        if str(key).startswith("careamics-tile-") and task.state == "memory"
+    }
+
+
+def _many_tiles_dataset(batch_size: int, patching: str) -> CareamicsDataset:
+    images = np.random.default_rng(8).integers(0, 2000, (3, 96, 96)).astype(np.uint16)
+    config = DataConfig(
+        mode="training",
+        data_type="array",
+        axes="SYX",
+        patching={"name": patching, "patch_size": [16, 16]},
+        normalization={"name": "mean_std"},
+        batch_size=batch_size,
+        seed=5,
+    )
+    return create_train_dataset(config, TrainValSplitData(images, 1, images + 7))
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize(
+    ("batch_size", "patching"), [(8, "random"), (32, "stratified")]
+)
+def test_batches_read_pieces_and_never_copy_a_tile(
+    cluster: Client, monkeypatch: pytest.MonkeyPatch, batch_size: int, patching: str
+) -> None:
+    # tiles of 20 x 20 pixels: patches cross tiles held by both workers, and
+    # neighbouring patches are cut from regions wider than their own parts
+    monkeypatch.setattr(tiles_module, "TILE_BYTES", 800)
+    dataset = _many_tiles_dataset(batch_size, patching)
+    local = signature(list(BatchStream(dataset, epochs=2)))
+    remote = []
+    copies = []
+    for batch in BatchStream(dataset, cluster, epochs=2, prefetch=4):
+        remote.append(batch)
+        holders = cluster.run_on_scheduler(_tile_holders)
+        copies.append(max(holders.values()))
+        assert len(holders) == 2 * 3 * 5 * 5  # inputs and targets, 5 x 5 tiles each
+    assert signature(remote) == local
+    assert copies == [1] * len(remote)  # no tile was ever on two workers
