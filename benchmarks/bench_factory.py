@@ -33,7 +33,6 @@ import argparse
 import dataclasses
 import gc
 import json
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -522,29 +521,21 @@ def bench_threads(
             received = sum(pool.map(one, range(2 * threads, 2 * threads + count)))
     record(results, "ours", f"{name}, {threads} threads", received, clock)
     # the same draws on local processes (what BatchStream(local="processes") runs)
-    from careamics_dask.feeding.stream import _build_with_installed_plan, _install_plan
+    from careamics_dask.feeding._local_processes import LocalProcesses
 
-    with ProcessPoolExecutor(
-        threads,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_install_plan,
-        initargs=(ds.plan,),
-    ) as processes:
+    with LocalProcesses(threads, build_batch, ds.plan) as processes:
         rows = [batch_rows(table, i) for i in range(count + 4 * threads)]
-        warm = [
-            processes.submit(_build_with_installed_plan, *r, epoch)
-            for r in rows[: 4 * threads]
-        ]
-        for future in warm:
-            future.result()
+        warm = [processes.submit(*r, epoch) for r in rows[: 4 * threads]]
+        for ticket in warm:
+            processes.result(ticket)
         with Clock(family) as clock:
             window: deque[Any] = deque()
             received = 0
             for r in rows[4 * threads :]:  # a window of 4 per process, in order
-                window.append(processes.submit(_build_with_installed_plan, *r, epoch))
+                window.append(processes.submit(*r, epoch))
                 if len(window) >= 4 * threads:
-                    received += len(window.popleft().result()[0])
-            received += sum(len(f.result()[0]) for f in window)
+                    received += len(processes.result(window.popleft())[0])
+            received += sum(len(processes.result(t)[0]) for t in window)
     record(results, "ours", f"{name}, {threads} processes", received, clock)
 
 

@@ -17,15 +17,12 @@ import dataclasses
 import functools
 import logging
 import math
-import multiprocessing
 import os
 import queue
 import threading
 from concurrent.futures import (
     CancelledError,
-    Executor,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
 )
 from typing import TYPE_CHECKING, Any
@@ -34,6 +31,7 @@ import numpy as np
 from dask.base import tokenize
 
 from careamics_dask.factory.region_data import Batch
+from careamics_dask.feeding._local_processes import LocalProcesses, Ticket
 from careamics_dask.feeding._tile_pieces import TilesLostError
 from careamics_dask.feeding._tiles import TiledPlan, build_tiled_batch
 from careamics_dask.graph.batch import build_batch
@@ -117,7 +115,8 @@ class BatchStream:
         How batches are built without a cluster; default
         ``careamics-dask.batching.local``. ``"processes"`` starts one process per
         core (at most ``prefetch``), each holding the batch plan once, and builds
-        batches in parallel without sharing the GIL, like a DataLoader's workers
+        batches in parallel without sharing the GIL, like a DataLoader's workers;
+        batches come back through shared memory, not pickled through a pipe
         (scripts need an ``if __name__ == "__main__":`` guard, as for any spawned
         process). Threads start at once and share in-memory data.
 
@@ -398,19 +397,11 @@ class BatchStream:
 
     def _iterate_local(self) -> Iterator[Batch]:
         workers = max(1, min(self.prefetch, os.cpu_count() or 1))
-        pool: Executor
         if self.local == "processes":
-            pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_install_plan,
-                initargs=(self._plan,),
-            )
-            build: Any = _build_with_installed_plan
-        else:
-            pool = ThreadPoolExecutor(workers, thread_name_prefix="careamics-batch")
-            build = functools.partial(build_batch, self._plan)
-        with pool:
+            yield from self._iterate_processes(workers)
+            return
+        build = functools.partial(build_batch, self._plan)
+        with ThreadPoolExecutor(workers, thread_name_prefix="careamics-batch") as pool:
 
             def submit(
                 epoch: int, _: int, indices: npt.NDArray[np.int64]
@@ -419,6 +410,15 @@ class BatchStream:
                 return pool.submit(build, rows, indices, epoch)
 
             yield from self._iterate(submit, Future.result)
+
+    def _iterate_processes(self, workers: int) -> Iterator[Batch]:
+        with LocalProcesses(workers, build_batch, self._plan) as processes:
+
+            def submit(epoch: int, _: int, indices: npt.NDArray[np.int64]) -> Ticket:
+                rows = self._table(epoch).take(indices)
+                return processes.submit(rows, indices, epoch)
+
+            yield from self._iterate(submit, processes.result)
 
     def _distributed(self, client: Client) -> tuple[Any, Any]:
         # in-memory stacks go to the cluster once, as tiles spread over the workers
@@ -536,21 +536,6 @@ class _Job:
     def release(self) -> None:
         """Release the batch's future."""
         _cancel(self.future)
-
-
-_installed_plan: Any = None
-"""The batch plan of a local worker process (set once, by its initializer)."""
-
-
-def _install_plan(plan: Any) -> None:
-    global _installed_plan  # one plan per worker process
-    _installed_plan = plan
-
-
-def _build_with_installed_plan(
-    rows: Any, indices: npt.NDArray[np.int64], epoch: int
-) -> tuple[Any, Any]:
-    return build_batch(_installed_plan, rows, indices, epoch)
 
 
 def hold(value: Any) -> Any:
