@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import zarr
 
 from careamics_dask.config import DataConfig
-from careamics_dask.factory import TrainValSplitData, create_train_dataset
+from careamics_dask.factory import (
+    TrainValSplitData,
+    create_dataset,
+    create_train_dataset,
+)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from careamics_dask.factory import Batch, CareamicsDataset
 
 
@@ -40,3 +47,25 @@ def signature(batches: list[Batch]) -> list[tuple[int, int, bytes, bytes]]:
         )
         for b in batches
     ]
+
+
+def corrupt_chunk_dataset(store: Path, images: np.ndarray) -> CareamicsDataset:
+    """A validation set of ``images`` (``SYX``) in a Zarr store with one bad chunk."""
+    zarr.open_group(store, mode="w").create_array(
+        "img", data=images, chunks=(1, 32, 32), compressors=None
+    )
+    config = DataConfig(
+        mode="validating",
+        data_type="zarr",
+        axes="SYX",
+        patching={"name": "fixed_random", "patch_size": [16, 16]},
+        normalization={"name": "none"},
+        batch_size=4,
+        seed=3,
+    )
+    dataset = create_dataset(config, store, None)
+    chunk = next(
+        p for p in (store / "img").rglob("*") if p.is_file() and p.name != "zarr.json"
+    )
+    chunk.write_bytes(b"\x00garbage")
+    return dataset

@@ -10,19 +10,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-import zarr
 
 from careamics_dask.config import DataConfig
 from careamics_dask.errors import SourceReadError
 from careamics_dask.factory import (
     TrainValSplitData,
-    create_dataset,
     create_train_dataset,
 )
 from careamics_dask.feeding import BatchStream
 from careamics_dask.feeding._local_processes import LocalProcesses
 from careamics_dask.feeding._shared_slots import PREFIX, SharedSlots, build_into_slot
-from tests.feeding.helpers import signature
+from tests.feeding.helpers import corrupt_chunk_dataset, signature
 
 if TYPE_CHECKING:
     from careamics_dask.factory import CareamicsDataset
@@ -123,24 +121,7 @@ def test_closing_early_stops_the_processes() -> None:
 
 
 def test_a_read_error_in_a_process_reaches_the_stream(tmp_path: Path) -> None:
-    store = tmp_path / "bad.zarr"
-    zarr.open_group(store, mode="w").create_array(
-        "img", data=IMAGES, chunks=(1, 32, 32), compressors=None
-    )
-    config = DataConfig(
-        mode="validating",
-        data_type="zarr",
-        axes="SYX",
-        patching={"name": "fixed_random", "patch_size": [16, 16]},
-        normalization={"name": "none"},
-        batch_size=4,
-        seed=3,
-    )
-    dataset = create_dataset(config, store, None)
-    chunk = next(
-        p for p in (store / "img").rglob("*") if p.is_file() and p.name != "zarr.json"
-    )
-    chunk.write_bytes(b"\x00garbage")
+    dataset = corrupt_chunk_dataset(tmp_path / "bad.zarr", IMAGES)
     with pytest.raises(SourceReadError) as info:
         list(BatchStream(dataset, local="processes", prefetch=2))
     assert "bad.zarr" in info.value.source

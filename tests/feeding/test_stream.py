@@ -18,6 +18,7 @@ from careamics_dask.factory import (
     create_train_dataset,
 )
 from careamics_dask.feeding import BatchStream, get_client
+from tests.feeding.helpers import corrupt_chunk_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -194,24 +195,7 @@ def test_killed_worker_costs_time_not_batches(cluster: Client, tmp_path: Path) -
 def test_corrupt_chunk_stops_the_stream_with_the_region(
     cluster: Client, tmp_path: Path
 ) -> None:
-    store = tmp_path / "bad.zarr"
-    zarr.open_group(store, mode="w").create_array(
-        "img", data=IMAGES, chunks=(1, 32, 32), compressors=None
-    )
-    config = DataConfig(
-        mode="validating",
-        data_type="zarr",
-        axes="SYX",
-        patching={"name": "fixed_random", "patch_size": [16, 16]},
-        normalization={"name": "none"},
-        batch_size=4,
-        seed=3,
-    )
-    dataset = create_dataset(config, store, None)
-    chunk = next(
-        p for p in (store / "img").rglob("*") if p.is_file() and p.name != "zarr.json"
-    )
-    chunk.write_bytes(b"\x00garbage")
+    dataset = corrupt_chunk_dataset(tmp_path / "bad.zarr", IMAGES)
     start = time.monotonic()
     with pytest.raises(SourceReadError) as info:
         list(BatchStream(dataset, cluster, retries=0))
