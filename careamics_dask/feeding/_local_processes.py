@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-__all__ = ["LocalProcesses"]
+__all__ = ["LocalProcesses", "Ticket"]
 
 _JOIN_S = 5.0
 """How long a closing process may take before it is terminated."""

@@ -171,6 +171,49 @@ class TileLayout:
         )
         return np.ascontiguousarray(array[region])
 
+    def parts(
+        self, bounds: Sequence[tuple[int, int]]
+    ) -> Iterator[
+        tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+    ]:
+        """Cut an in-image box into its parts, one per tile it touches.
+
+        Parameters
+        ----------
+        bounds : sequence of (int, int)
+            ``(start, stop)`` of the box along each spatial axis.
+
+        Yields
+        ------
+        tuple
+            The tile's index, the part's start and stop in the tile's coordinates,
+            and the part's start in the box's coordinates (nothing for an empty box).
+
+        Examples
+        --------
+        >>> layout = TileLayout.of("input", 0, np.zeros((1, 1, 8, 8)))
+        >>> layout = dataclasses.replace(layout, tile=(4, 4))
+        >>> [p[0] for p in layout.parts([(2, 6), (0, 3)])]
+        [(0, 0), (1, 0)]
+        """
+        ranges = [
+            range(lo // t, (hi - 1) // t + 1) if hi > lo else range(0)
+            for (lo, hi), t in zip(bounds, self.tile, strict=True)
+        ]
+        for index in itertools.product(*ranges):
+            origin = [i * t for i, t in zip(index, self.tile, strict=True)]
+            start = [max(lo, o) for (lo, _), o in zip(bounds, origin, strict=True)]
+            stop = [
+                min(hi, o + t)
+                for (_, hi), o, t in zip(bounds, origin, self.tile, strict=True)
+            ]
+            yield (
+                index,
+                tuple(a - o for a, o in zip(start, origin, strict=True)),
+                tuple(b - o for b, o in zip(stop, origin, strict=True)),
+                tuple(a - lo for a, (lo, _) in zip(start, bounds, strict=True)),
+            )
+
     def boxes(
         self,
         sample_idx: npt.NDArray[np.int64],
@@ -192,29 +235,13 @@ class TileLayout:
             Per tile key, the bounding box (in the tile's coordinates) of the
             boxes' parts inside that tile.
         """
-        tile = np.asarray(self.tile, dtype=np.int64)
-        first = low // tile
-        last = (np.maximum(high, low + 1) - 1) // tile
         out: dict[TileKey, TileBox] = {}
-        for s, a, b, lo, hi in zip(
-            sample_idx.tolist(),
-            first.tolist(),
-            last.tolist(),
-            low.tolist(),
-            high.tolist(),
-            strict=True,
+        for s, lo, hi in zip(
+            sample_idx.tolist(), low.tolist(), high.tolist(), strict=True
         ):
-            if any(x >= y for x, y in zip(lo, hi, strict=True)):
-                continue  # outside the image: nothing to read
-            for index in itertools.product(
-                *(range(i, j + 1) for i, j in zip(a, b, strict=True))
+            for index, part_lo, part_hi, _ in self.parts(
+                list(zip(lo, hi, strict=True))
             ):
-                origin = [i * t for i, t in zip(index, self.tile, strict=True)]
-                part_lo = tuple(max(x, o) - o for x, o in zip(lo, origin, strict=True))
-                part_hi = tuple(
-                    min(y, o + t) - o
-                    for y, o, t in zip(hi, origin, self.tile, strict=True)
-                )
                 key = self.key(s, index)
                 seen = out.get(key)
                 if seen is not None:
@@ -257,25 +284,17 @@ class TileView:
             (int(s.start or 0), int(n if s.stop is None else s.stop))
             for s, n in zip(spatial, self.shape[2:], strict=True)
         ]
-        tile = self.layout.tile
         out = np.empty(
             (self.shape[1], *(hi - lo for lo, hi in bounds)), dtype=self.dtype
         )
-        ranges = [
-            range(lo // t, (hi - 1) // t + 1) if hi > lo else range(0)
-            for (lo, hi), t in zip(bounds, tile, strict=True)
-        ]
-        for index in itertools.product(*ranges):
-            src, dst = [], []
-            for (lo, hi), i, t in zip(bounds, index, tile, strict=True):
-                start, stop = max(lo, i * t), min(hi, (i + 1) * t)
-                src.append((start - i * t, stop - i * t))
-                dst.append(slice(start - lo, stop - lo))
+        for index, low, high, at in self.layout.parts(bounds):
             tile_key = self.layout.key(int(sample), index)
             piece = self.pieces.get(tile_key)
             if piece is not None and all(
                 o <= a and b <= o + n
-                for (a, b), o, n in zip(src, piece[0], piece[1].shape[1:], strict=True)
+                for a, b, o, n in zip(
+                    low, high, piece[0], piece[1].shape[1:], strict=True
+                )
             ):
                 origin, block = piece
                 part = block[
@@ -283,18 +302,17 @@ class TileView:
                         slice(None),
                         *(
                             slice(a - o, b - o)
-                            for (a, b), o in zip(src, origin, strict=True)
+                            for a, b, o in zip(low, high, origin, strict=True)
                         ),
                     )
                 ]
             elif self.fetch is not None:  # a region wider than the patches' parts
-                part = self.fetch(
-                    tile_key, (tuple(a for a, _ in src), tuple(b for _, b in src))
-                )
+                part = self.fetch(tile_key, (low, high))
             else:
                 raise KeyError(
-                    f"tile {tile_key} box {src} is not among this task's pieces"
+                    f"tile {tile_key} box {(low, high)} is not among this task's pieces"
                 )
+            dst = (slice(a, a + b - c) for a, b, c in zip(at, high, low, strict=True))
             out[(slice(None), *dst)] = part
         return out
 

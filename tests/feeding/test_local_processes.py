@@ -6,24 +6,19 @@ import multiprocessing
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
-from careamics_dask.config import DataConfig
 from careamics_dask.errors import SourceReadError
-from careamics_dask.factory import (
-    TrainValSplitData,
-    create_train_dataset,
-)
 from careamics_dask.feeding import BatchStream
 from careamics_dask.feeding._local_processes import LocalProcesses
 from careamics_dask.feeding._shared_slots import PREFIX, SharedSlots, build_into_slot
-from tests.feeding.helpers import corrupt_chunk_dataset, signature
-
-if TYPE_CHECKING:
-    from careamics_dask.factory import CareamicsDataset
+from tests.feeding.helpers import (
+    corrupt_chunk_dataset,
+    signature,
+    small_train_dataset,
+)
 
 SHM = Path("/dev/shm")
 RNG = np.random.default_rng(12)
@@ -79,28 +74,12 @@ def test_slots_are_sized_by_the_first_batch_and_grow() -> None:
     assert _slots_of(slots) == set()
 
 
-def train_dataset(**config: object) -> CareamicsDataset:
-    values: dict[str, object] = {
-        "mode": "training",
-        "data_type": "array",
-        "axes": "SYX",
-        "patching": {"name": "random", "patch_size": [16, 16]},
-        "normalization": {"name": "mean_std"},
-        "batch_size": 8,
-        "seed": 21,
-        **config,
-    }
-    return create_train_dataset(
-        DataConfig(**values), TrainValSplitData(IMAGES, 1, IMAGES * 3)
-    )
-
-
 def _stream_slots() -> set[str]:
     return {p.name for p in SHM.glob(f"{PREFIX}*")} if SHM.is_dir() else set()
 
 
 def test_processes_give_the_threads_batches_and_leave_nothing_behind() -> None:
-    dataset = train_dataset()
+    dataset = small_train_dataset(21, image_seed=12)
     before = _stream_slots()
     threads = signature(list(BatchStream(dataset, epochs=3, local="threads")))
     processes = BatchStream(dataset, epochs=3, prefetch=4, local="processes")
@@ -110,7 +89,7 @@ def test_processes_give_the_threads_batches_and_leave_nothing_behind() -> None:
 
 
 def test_closing_early_stops_the_processes() -> None:
-    dataset = train_dataset()
+    dataset = small_train_dataset(21, image_seed=12)
     before = _stream_slots()
     batches = iter(BatchStream(dataset, epochs=50, prefetch=8, local="processes"))
     first = next(batches)
