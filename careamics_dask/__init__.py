@@ -6,8 +6,6 @@ the reference's :class:`DataConfig`.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from careamics_dask.config import (
     DataConfig,
     MicroSplitDataConfig,
@@ -65,11 +63,7 @@ from careamics_dask.loaders import (
 )
 from careamics_dask.logs import set_log_level
 from careamics_dask.predict import predict_to_zarr
-
-try:
-    __version__ = version("careamics-dask")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+from careamics_dask.runtime import __version__
 
 __all__ = [
     "AxesError",

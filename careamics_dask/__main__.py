@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from careamics_dask.cli import main
+from careamics_dask.app.cli import main
 
 if __name__ == "__main__":
     main()

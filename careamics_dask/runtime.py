@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import dask.config
 import yaml
 
-__all__ = ["get_option", "reading_options"]
+__all__ = ["__version__", "get_option", "reading_options"]
+
+try:
+    __version__ = version("careamics-dask")
+    """The installed version, written into outputs (exports, predictions)."""
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
 
 _DEFAULTS = Path(__file__).with_name("careamics_dask.yaml")
 

@@ -18,8 +18,8 @@ import dask.config
 import numpy as np
 
 import careamics_dask as cd
-from careamics_dask.demo_render import DemoStoreSpec
-from careamics_dask.demo_store import default_cache_dir, ensure_demo_store
+from careamics_dask.app.demo_render import DemoStoreSpec
+from careamics_dask.app.demo_store import default_cache_dir, ensure_demo_store
 from careamics_dask.plot import plot_filter_map, plot_patch_origins, plot_patches
 
 SPEC = DemoStoreSpec(n_samples=2, n_channels=3, size=2048, chunk=256, seed=3)

@@ -25,9 +25,8 @@ from careamics_dask.config.support import Mode
 from careamics_dask.errors import CareamicsDaskWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-    from careamics_dask.config.data_config import DataConfig
 
 __all__ = ["converted_fields", "converted_patching", "validate_channel_conversion"]
 
@@ -171,7 +170,7 @@ def converted_patching(
 
 
 def converted_fields(
-    config: DataConfig,
+    config: Mapping[str, Any],
     new_mode: str,
     *,
     new_patch_size: Sequence[int] | None = None,
@@ -191,8 +190,9 @@ def converted_fields(
 
     Parameters
     ----------
-    config : DataConfig
-        A training config.
+    config : Mapping of str to Any
+        A training config's fields (``DataConfig.model_dump()``, filters left
+        out); this module sits below the config it converts.
     new_mode : {"validating", "predicting"}
         The new mode.
     new_patch_size, overlap_size : sequence of int, optional
@@ -219,9 +219,15 @@ def converted_fields(
         When ``config`` is not a training config, ``new_mode`` is training, or the
         spatial dimensionality or the number of channels would change.
     """
-    if config.mode != Mode.TRAINING:
+    old_mode, old_data_type, old_axes = (
+        config["mode"],
+        config["data_type"],
+        config["axes"],
+    )
+    old_channels = config["channels"]
+    if old_mode != Mode.TRAINING:
         raise ValueError(
-            f"Conversion from mode '{config.mode}' to '{new_mode}' is not supported. "
+            f"Conversion from mode '{old_mode}' to '{new_mode}' is not supported. "
             "Only conversion from 'training' mode is supported."
         )
     if new_mode == Mode.TRAINING:
@@ -229,22 +235,22 @@ def converted_fields(
             "Conversion to 'training' mode is not supported. Create a new DataConfig "
             "instead, for instance using `create_data_configuration`."
         )
-    data_type = new_data_type or config.data_type
-    axes = new_axes or config.axes
-    if not are_spatial_dims_maintained(config.data_type, config.axes, data_type, axes):
+    data_type = new_data_type or old_data_type
+    axes = new_axes or old_axes
+    if not are_spatial_dims_maintained(old_data_type, old_axes, data_type, axes):
         czi_note = (
             " Note that for CZI data, Z and T are both depth axes."
-            if "czi" in (config.data_type, new_data_type)
+            if "czi" in (old_data_type, new_data_type)
             else ""
         )
         raise ValueError(
             "Conversion between different spatial dimensions is not allowed. Got new "
             f"axes {new_axes} with new data type {new_data_type}, and current axes "
-            f"{config.axes} with current data type {config.data_type}.{czi_note}"
+            f"{old_axes} with current data type {old_data_type}.{czi_note}"
         )
     channels: list[int] | None
     if new_channels is None:
-        channels = config.channels
+        channels = old_channels
     elif isinstance(new_channels, str):
         if new_channels != "all":
             raise ValueError(
@@ -254,19 +260,19 @@ def converted_fields(
         channels = None
     else:
         channels = list(new_channels)
-    validate_channel_conversion(config.axes, config.channels, axes, channels)
+    validate_channel_conversion(old_axes, old_channels, axes, channels)
 
-    patch_size = getattr(config.patching, "patch_size", [])
-    fields = config.model_dump(exclude={"patch_filter", "mask_filter"})
+    patch_size = config["patching"].get("patch_size", [])
+    fields = dict(config)
     fields.update(
         mode=new_mode,
         patching=converted_patching(new_mode, patch_size, new_patch_size, overlap_size),
-        batch_size=new_batch_size or config.batch_size,
+        batch_size=new_batch_size or config["batch_size"],
         data_type=data_type,
         axes=axes,
-        target_axes=new_target_axes or config.target_axes,
+        target_axes=new_target_axes or config["target_axes"],
         channels=channels,
-        in_memory=config.in_memory if new_in_memory is None else new_in_memory,
+        in_memory=config["in_memory"] if new_in_memory is None else new_in_memory,
     )
     if new_dataloader_params is not None:
         key = "val" if new_mode == Mode.VALIDATING else "pred"

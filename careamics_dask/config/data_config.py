@@ -433,7 +433,7 @@ class DataConfig(ConfigModel):
         'tiled'
         """
         fields = converted_fields(
-            self,
+            self.model_dump(exclude={"patch_filter", "mask_filter"}),
             new_mode,
             new_patch_size=new_patch_size,
             overlap_size=overlap_size,

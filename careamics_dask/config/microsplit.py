@@ -191,7 +191,7 @@ class MicroSplitDataConfig(DataConfig):
         0.0
         """
         fields = converted_fields(
-            self,
+            self.model_dump(exclude={"patch_filter", "mask_filter"}),
             new_mode,
             new_patch_size=new_patch_size,
             overlap_size=overlap_size,

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from careamics_dask.factory.dataset import CareamicsDataset
+    from careamics_dask.config import DataConfig
+    from careamics_dask.factory.extractors import PatchExtractor
+    from careamics_dask.patching import PatchingStrategy
 
-__all__ = ["dataset_html"]
+__all__ = ["DescribedDataset", "dataset_html"]
+
+
+class DescribedDataset(Protocol):
+    """What the summary reads of a dataset (metadata only)."""
+
+    config: DataConfig
+    patching: PatchingStrategy
+    inputs: PatchExtractor
+    targets: PatchExtractor | None
+
+    @property
+    def batch_size(self) -> int:
+        """Patches per batch."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def n_batches(self) -> int:
+        """Return the number of batches per epoch."""
+        ...
+
 
 MAX_STACKS = 8
 """Image stacks listed; the rest are counted."""
@@ -58,7 +81,7 @@ def _stack_row(index: int, stack: xr.DataArray) -> str:
     )
 
 
-def _sources(dataset: CareamicsDataset, target: bool) -> str:
+def _sources(dataset: DescribedDataset, target: bool) -> str:
     extractor = dataset.targets if target else dataset.inputs
     if extractor is None:
         return ""
@@ -104,7 +127,7 @@ def _normalization(config: Any) -> str:
     return "; ".join(parts)
 
 
-def _strategy(dataset: CareamicsDataset) -> str:
+def _strategy(dataset: DescribedDataset) -> str:
     patching = dataset.config.patching
     size = getattr(patching, "patch_size", None)
     text = f"{type(dataset.patching).__name__} ({patching.name}"
@@ -125,7 +148,7 @@ def _strategy(dataset: CareamicsDataset) -> str:
     return html.escape(text)
 
 
-def dataset_html(dataset: CareamicsDataset) -> str:
+def dataset_html(dataset: DescribedDataset) -> str:
     """Return an HTML summary of a dataset, from metadata only (no pixel is read).
 
     It shows the mode, patch and batch counts, the patching strategy, the sources
@@ -135,7 +158,7 @@ def dataset_html(dataset: CareamicsDataset) -> str:
 
     Parameters
     ----------
-    dataset : CareamicsDataset
+    dataset : DescribedDataset
         The dataset.
 
     Returns

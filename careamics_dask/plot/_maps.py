@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.colors import to_rgba
 
 from careamics_dask.plot._grid import busiest_sample, plane_rows, sample_grid
-from careamics_dask.plot._overview import read_overview
+from careamics_dask.plot._overview import read_overview, show_overview
 from careamics_dask.plot._style import (
     EXCLUDED,
     LOW_WEIGHT,
@@ -17,7 +17,6 @@ from careamics_dask.plot._style import (
     VALIDATION,
     ZERO_WEIGHT,
     new_figure,
-    show_overview,
 )
 
 if TYPE_CHECKING:

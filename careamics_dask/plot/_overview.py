@@ -10,10 +10,13 @@ import dask.array as da
 import numpy as np
 import numpy.typing as npt
 
+from careamics_dask.plot._style import channel_labels, stretch
+
 if TYPE_CHECKING:
     import xarray as xr
+    from matplotlib.axes import Axes
 
-__all__ = ["Overview", "read_overview"]
+__all__ = ["Overview", "read_overview", "show_overview"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +63,6 @@ class Overview:
 
 
 def _channel_label(stack: xr.DataArray, channel: int) -> str:
-    from careamics_dask.plot._style import channel_labels
-
     return channel_labels(stack)[channel]
 
 
@@ -172,3 +173,31 @@ def read_overview(
         z=z,
         label=label,
     )
+
+
+def show_overview(axis: Axes, overview: Overview, *, cmap: str = "gray") -> None:
+    """Draw an overview in full-resolution pixel coordinates.
+
+    Parameters
+    ----------
+    axis : matplotlib.axes.Axes
+        The axis.
+    overview : Overview
+        The plane.
+    cmap : str, default "gray"
+        The colour map.
+    """
+    low, high = stretch(overview.image)
+    axis.imshow(
+        overview.image,
+        cmap=cmap,
+        vmin=low,
+        vmax=high,
+        extent=overview.extent,
+        interpolation="nearest",
+    )
+    axis.set_xlim(-0.5, overview.shape[1] - 0.5)
+    axis.set_ylim(overview.shape[0] - 0.5, -0.5)
+    axis.set_xlabel("X (pixels)", fontsize=8)
+    axis.set_ylabel("Y (pixels)", fontsize=8)
+    axis.tick_params(labelsize=7)

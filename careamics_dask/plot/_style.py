@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from careamics_dask.plot._overview import Overview
 
 __all__ = [
     "TRAINING",
@@ -20,7 +19,6 @@ __all__ = [
     "bare",
     "channel_labels",
     "new_figure",
-    "show_overview",
     "stretch",
 ]
 
@@ -121,31 +119,3 @@ def bare(axis: Axes) -> None:
     """
     axis.set_xticks([])
     axis.set_yticks([])
-
-
-def show_overview(axis: Axes, overview: Overview, *, cmap: str = "gray") -> None:
-    """Draw an overview in full-resolution pixel coordinates.
-
-    Parameters
-    ----------
-    axis : matplotlib.axes.Axes
-        The axis.
-    overview : Overview
-        The plane.
-    cmap : str, default "gray"
-        The colour map.
-    """
-    low, high = stretch(overview.image)
-    axis.imshow(
-        overview.image,
-        cmap=cmap,
-        vmin=low,
-        vmax=high,
-        extent=overview.extent,
-        interpolation="nearest",
-    )
-    axis.set_xlim(-0.5, overview.shape[1] - 0.5)
-    axis.set_ylim(overview.shape[0] - 0.5, -0.5)
-    axis.set_xlabel("X (pixels)", fontsize=8)
-    axis.set_ylabel("Y (pixels)", fontsize=8)
-    axis.tick_params(labelsize=7)

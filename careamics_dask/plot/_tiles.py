@@ -10,8 +10,8 @@ from matplotlib.colors import to_rgba
 
 from careamics_dask.plot._grid import plane_rows
 from careamics_dask.plot._maps import rectangles
-from careamics_dask.plot._overview import Overview, read_overview
-from careamics_dask.plot._style import bare, new_figure, show_overview
+from careamics_dask.plot._overview import Overview, read_overview, show_overview
+from careamics_dask.plot._style import bare, new_figure
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -22,6 +22,7 @@ from careamics_dask.predict.stitch import (
     tile_columns,
 )
 from careamics_dask.predict.writer import PredictionStore
+from careamics_dask.runtime import __version__
 
 if TYPE_CHECKING:
     import os
@@ -187,8 +188,6 @@ def predict_to_zarr(
     >>> bool(np.allclose(zarr.open_array(out, path="0")[...], image))
     True
     """
-    from careamics_dask import __version__
-
     start = time.perf_counter()
     target = _check_store(store, dataset)
     table = dataset.patch_table(0)

@@ -26,7 +26,7 @@ from careamics_dask import (
     create_train_dataset,
     get_client,
 )
-from careamics_dask.demo import synthetic_image
+from careamics_dask.app.demo import synthetic_image
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -11,8 +11,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 import careamics_dask as cd
-from careamics_dask.demo_render import DemoStoreSpec
-from careamics_dask.demo_store import ensure_demo_store
+from careamics_dask.app.demo_render import DemoStoreSpec
+from careamics_dask.app.demo_store import ensure_demo_store
 from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.patching import StratifiedPatching
 from careamics_dask.plot import (

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import zarr
 
-from careamics_dask.demo_render import DemoStoreSpec, build_demo_image
-from careamics_dask.demo_store import (
+from careamics_dask.app.demo_render import DemoStoreSpec, build_demo_image
+from careamics_dask.app.demo_store import (
     default_cache_dir,
     demo_store_path,
     ensure_demo_store,

@@ -1,6 +1,6 @@
 """The run file of ``careamics-dask batches`` and ``export``: data, config, cluster.
 
-A run file is YAML (:func:`careamics_dask.run_datasets.build_datasets` makes its
+A run file is YAML (:func:`careamics_dask.app.run_datasets.build_datasets` makes its
 datasets)::
 
     data:
@@ -364,7 +364,7 @@ def load_run_file(path: str | Path, model: type[RunFile] = RunFile) -> RunFile:
     >>> load_run_file(folder / "run.yaml")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    careamics_dask.runfile.RunFileError: Run file '...run.yaml', field 'config': ...
+    careamics_dask.app.runfile.RunFileError: Run file '...run.yaml', field 'config': ...
     """
     source = Path(path)
     if not source.is_file():

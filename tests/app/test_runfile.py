@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from careamics_dask.app.runfile import RunCluster, RunFileError, load_run_file
 from careamics_dask.config import save_config
-from careamics_dask.runfile import RunCluster, RunFileError, load_run_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -157,7 +157,7 @@ def test_local_cluster_connects_to_nothing() -> None:
 
 
 def test_load_with_a_subclass(tmp_path: Path) -> None:
-    from careamics_dask.runfile import RunFile
+    from careamics_dask.app.runfile import RunFile
 
     class ModelRun(RunFile):
         model: str

@@ -6,8 +6,8 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from careamics_dask.app.runfile import RunFile
     from careamics_dask.factory.dataset import CareamicsDataset
-    from careamics_dask.runfile import RunFile
 
 __all__ = ["build_datasets", "select_dataset"]
 

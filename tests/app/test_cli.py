@@ -10,8 +10,8 @@ import yaml
 import zarr
 from typer.testing import CliRunner
 
-from careamics_dask.cli import app
-from careamics_dask.demo import write_demo_data
+from careamics_dask.app.cli import app
+from careamics_dask.app.demo import write_demo_data
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -152,8 +152,8 @@ def test_bad_run_files_exit_2_with_one_line(
 
 
 def test_export_then_reopen(tmp_path: Path) -> None:
-    from careamics_dask.run_datasets import build_datasets
-    from careamics_dask.runfile import load_run_file
+    from careamics_dask.app.run_datasets import build_datasets
+    from careamics_dask.app.runfile import load_run_file
 
     path = run_file(tmp_path, cluster={"local": True})
     out = tmp_path / "epoch.zarr"

@@ -1,6 +1,6 @@
 """Run files of ``careamics-dask predict RUN.yaml OUT.zarr``: read one, run it.
 
-The run file of ``batches`` and ``export`` (:mod:`careamics_dask.runfile`: data,
+The run file of ``batches`` and ``export`` (:mod:`careamics_dask.app.runfile`: data,
 config, cluster, prefetch) plus the model and where it runs::
 
     data:
@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import ValidationError, model_validator
 
+from careamics_dask.app.runfile import RunFile, RunFileError, _one_line
 from careamics_dask.factory import PredData, create_pred_dataset
 from careamics_dask.predict.pipeline import predict_to_zarr
-from careamics_dask.runfile import RunFile, RunFileError, _one_line
 
 if TYPE_CHECKING:
     import os

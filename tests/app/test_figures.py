@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from careamics_dask.config import DataConfig
-from careamics_dask.factory import TrainValSplitData, create_val_split_datasets
-from careamics_dask.figures import (
+from careamics_dask.app.figures import (
     DPI,
     FIGURE_SIZE,
     PatchOrigins,
     find_patch_origins,
     plot_demo_figure,
 )
+from careamics_dask.config import DataConfig
+from careamics_dask.factory import TrainValSplitData, create_val_split_datasets
 
 if TYPE_CHECKING:
     from pathlib import Path

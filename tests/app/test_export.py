@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import zarr
 
+from careamics_dask.app.demo import write_demo_data
+from careamics_dask.app.export import compute_with_progress, export_epoch
 from careamics_dask.config import DataConfig
-from careamics_dask.demo import write_demo_data
-from careamics_dask.export import compute_with_progress, export_epoch
 from careamics_dask.factory import (
     TrainValData,
     create_dataset,

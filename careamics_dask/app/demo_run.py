@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import dask.config
 import numpy as np
 
-from careamics_dask.demo_render import DemoStoreSpec
-from careamics_dask.demo_store import (
+from careamics_dask.app.demo_render import DemoStoreSpec
+from careamics_dask.app.demo_store import (
     default_cache_dir,
     demo_store_path,
     ensure_demo_store,
     read_demo_spec,
 )
-from careamics_dask.reports import (
+from careamics_dask.app.reports import (
     StreamReport,
     describe_client,
     human_bytes,
@@ -182,7 +182,7 @@ def _figure(
     first: Batch,
     notes: list[str],
 ) -> Path:
-    from careamics_dask.figures import find_patch_origins, plot_demo_figure
+    from careamics_dask.app.figures import find_patch_origins, plot_demo_figure
 
     train, val = datasets
     origins = find_patch_origins(train, val, epochs=4)

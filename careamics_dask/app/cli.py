@@ -15,16 +15,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from careamics_dask.demo import write_demo_data
-from careamics_dask.errors import CareamicsDaskError
-from careamics_dask.loaders.open import open_images
-from careamics_dask.reports import (
+from careamics_dask.app.demo import write_demo_data
+from careamics_dask.app.reports import (
     describe_client,
     human_bytes,
     progress_bar,
     status,
     stream_with_progress,
 )
+from careamics_dask.errors import CareamicsDaskError
+from careamics_dask.loaders.open import open_images
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     import xarray as xr
     from distributed import Client
 
+    from careamics_dask.app.runfile import RunFile
     from careamics_dask.factory.dataset import CareamicsDataset
-    from careamics_dask.runfile import RunFile
 
 __all__ = ["StackSummary", "app", "main"]
 
@@ -84,7 +84,7 @@ def demo(
     statistics), streams an epoch on an embedded cluster and draws sample patches
     and where they come from.
     """
-    from careamics_dask.demo_run import run_demo
+    from careamics_dask.app.demo_run import run_demo
 
     try:
         run_demo(
@@ -241,8 +241,8 @@ def _open_run(
     run_file: Path, console: Console, *, local: bool = False
 ) -> Iterator[tuple[RunFile, str, CareamicsDataset, Client | None]]:
     """Load a run file, connect to its cluster and build its dataset there."""
-    from careamics_dask.run_datasets import build_datasets, select_dataset
-    from careamics_dask.runfile import load_run_file
+    from careamics_dask.app.run_datasets import build_datasets, select_dataset
+    from careamics_dask.app.runfile import load_run_file
 
     try:
         run = load_run_file(run_file)
@@ -284,7 +284,7 @@ def batches(
 
     The run file (YAML) names the data, the data config (inline or a file) and the
     cluster, e.g. "data: {inputs: images.zarr, n_val_patches: 64}", "config:
-    data_config.yml", "batches: 200"; see careamics_dask.runfile for every field.
+    data_config.yml", "batches: 200"; see careamics_dask.app.runfile for every field.
     Datasets are built on the cluster; the throughput covers streaming only.
     """
     from careamics_dask.feeding import BatchStream
@@ -320,7 +320,7 @@ def export(
     Batches are built and written on the run file's cluster, into a temporary
     path next to OUT that is renamed into place once complete.
     """
-    from careamics_dask.export import export_epoch
+    from careamics_dask.app.export import export_epoch
 
     console = Console()
     if out.exists() and not overwrite:
@@ -362,7 +362,7 @@ def predict(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Predict tiles with a model and stitch them into a Zarr store, out of core."""
-    from careamics_dask.predict.cli_support import run_prediction
+    from careamics_dask.app.predict_run import run_prediction
 
     try:
         summary = run_prediction(run_file, out, progress=progress)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from careamics_dask.demo_render import (
+from careamics_dask.app.demo_render import (
     DemoStoreSpec,
     build_demo_image,
     render_demo_block,

@@ -4,9 +4,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from careamics_dask.demo import write_demo_data
-from careamics_dask.run_datasets import build_datasets, select_dataset
-from careamics_dask.runfile import RunFile
+from careamics_dask.app.demo import write_demo_data
+from careamics_dask.app.run_datasets import build_datasets, select_dataset
+from careamics_dask.app.runfile import RunFile
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,7 +1,7 @@
 """The demo's OME-Zarr store: written once into a cache directory, atomically.
 
 :func:`ensure_demo_store` returns the cached store of a
-:class:`~careamics_dask.demo_render.DemoStoreSpec`, rendering and writing it first
+:class:`~careamics_dask.app.demo_render.DemoStoreSpec`, rendering and writing it first
 (into a temporary path renamed when complete) when it is missing, incomplete or of
 another spec.
 """
@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from careamics_dask.demo_render import DemoStoreSpec, build_demo_image
+from careamics_dask.app.demo_render import DemoStoreSpec, build_demo_image
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,7 +156,7 @@ def write_demo_store(
     import zarr
     from zarr.codecs import BloscCodec
 
-    from careamics_dask.export import compute_with_progress
+    from careamics_dask.app.export import compute_with_progress
 
     target = Path(path)
     if target.exists():

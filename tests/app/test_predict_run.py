@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import yaml
 
-from careamics_dask.config import DataConfig, save_config
-from careamics_dask.predict.cli_support import (
+from careamics_dask.app.predict_run import (
     import_object,
     load_prediction_run,
     run_prediction,
 )
-from careamics_dask.runfile import RunFileError
+from careamics_dask.app.runfile import RunFileError
+from careamics_dask.config import DataConfig, save_config
 from tests.predict.helpers import affine, read_output, write_zarr
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def test_import_object() -> None:
 def test_predict_command(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from careamics_dask.cli import app
+    from careamics_dask.app.cli import app
 
     run = write_run(tmp_path)
     result = CliRunner().invoke(
