@@ -9,9 +9,9 @@ import pytest
 import tifffile
 import zarr
 
-from careamics_dask.graph.stacks import PatchReader, StackSource, pad_patch
+from careamics_dask.graph.reading import PatchReader, StackSource, pad_patch
 from careamics_dask.loaders import open_image
-from careamics_dask.loaders._lazy import count_region_reads
+from careamics_dask.testing import count_region_reads
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,7 +17,7 @@ from careamics_dask.errors import (
     UnsupportedDtypeError,
     UnsupportedSourceError,
 )
-from careamics_dask.loaders._handles import clear_handle_cache
+from careamics_dask.loaders import clear_handle_cache
 from careamics_dask.loaders.open import open_image, open_images
 from careamics_dask.loaders.registry import guess_loader
 from careamics_dask.loaders.zarr_ import ZarrLoader, locate_zarr

@@ -13,7 +13,6 @@ from matplotlib.figure import Figure
 import careamics_dask as cd
 from careamics_dask.app.demo_render import DemoStoreSpec
 from careamics_dask.app.demo_store import ensure_demo_store
-from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.patching import StratifiedPatching
 from careamics_dask.plot import (
     plot_filter_map,
@@ -25,7 +24,7 @@ from careamics_dask.plot import (
     read_overview,
     sample_chunks,
 )
-from careamics_dask.testing import raise_if_dask_computes
+from careamics_dask.testing import count_region_reads, raise_if_dask_computes
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -8,10 +8,10 @@ import zarr
 from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, TransposeCodec, ZstdCodec
 
 from careamics_dask.errors import SourceReadError
-from careamics_dask.graph._chunk_reads import ChunkDecoder
-from careamics_dask.graph.stacks import PatchReader, StackSource
-from careamics_dask.loaders import open_image
-from careamics_dask.loaders._lazy import count_region_reads, reader_of
+from careamics_dask.graph.reading import PatchReader, StackSource
+from careamics_dask.loaders import open_image, reader_of
+from careamics_dask.loaders._zarr_chunks import ChunkDecoder
+from careamics_dask.testing import count_region_reads
 
 if TYPE_CHECKING:
     from pathlib import Path

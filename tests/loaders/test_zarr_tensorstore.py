@@ -14,13 +14,13 @@ from numcodecs import Delta  # type: ignore[import-untyped]
 from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
 
 from careamics_dask.errors import SourceReadError
-from careamics_dask.graph._tensorstore_reads import TensorStoreBoxes
 from careamics_dask.graph.batch import read_patches
-from careamics_dask.graph.stacks import PatchReader, StackSource
+from careamics_dask.graph.reading import PatchReader, StackSource
 from careamics_dask.loaders import open_image
-from careamics_dask.loaders._lazy import count_region_reads
+from careamics_dask.loaders._zarr_tensorstore import TensorStoreBoxes
 from careamics_dask.patching import PatchTable
 from careamics_dask.runtime import reading_options
+from careamics_dask.testing import count_region_reads
 
 if TYPE_CHECKING:
     from pathlib import Path
