@@ -30,7 +30,7 @@ import numpy as np
 
 from careamics_dask.cache import LRUCache
 from careamics_dask.errors import SourceReadError
-from careamics_dask.loaders._lazy import _bump_reads, _reads_counted, format_region
+from careamics_dask.loaders._lazy import _bump_reads, _counters, format_region
 from careamics_dask.loaders._zarr_chunks import zarr_array_of
 from careamics_dask.loaders.capabilities import (
     BACKENDS,
@@ -239,7 +239,7 @@ class TensorStoreBoxes:
         index = tuple(
             axis if isinstance(axis, list) else slice(axis[0], axis[1]) for axis in box
         )
-        if _reads_counted():
+        if _counters:  # a count_region_reads is counting (a check, not per patch)
             self._count(box, set() if seen is None else seen)
         return self._store[index].read()
 
