@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from careamics_dask.graph.reading.geometry import Region
-    from careamics_dask.loaders import ReaderBinding, RegionReader
+    from careamics_dask.loaders import ReaderBinding, SupportsRegionRead
 
 __all__ = ["ChunkKey", "ChunkReads"]
 
@@ -44,7 +44,7 @@ class ChunkReads(BindingCaches):
     _chunks: dict[ChunkKey, npt.NDArray[Any]]
 
     def _read_chunks(
-        self, wanted: dict[ChunkKey, tuple[RegionReader, tuple[slice, ...]]]
+        self, wanted: dict[ChunkKey, tuple[SupportsRegionRead, tuple[slice, ...]]]
     ) -> int:
         """Read the wanted storage chunks of a batch; return how many."""
         decoded: list[ChunkKey] = []

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from careamics_dask.graph.reading.chunk_reads import ChunkKey
     from careamics_dask.graph.reading.geometry import Geometry
     from careamics_dask.graph.reading.sources import StackSource
-    from careamics_dask.loaders import BoxReader, ChunkReader, RegionReader
+    from careamics_dask.loaders import BoxReader, ChunkReader, SupportsRegionRead
 
 __all__ = ["PatchReader"]
 
@@ -166,7 +166,7 @@ class PatchReader(BoxReads, ChunkReads):
         int
             The number of chunks read.
         """
-        wanted: dict[ChunkKey, tuple[RegionReader, tuple[slice, ...]]] = {}
+        wanted: dict[ChunkKey, tuple[SupportsRegionRead, tuple[slice, ...]]] = {}
         submitted = 0
         for d, s, lo, hi in zip(
             data_idx.tolist(),
