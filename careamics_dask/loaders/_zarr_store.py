@@ -157,6 +157,7 @@ def locate_zarr(
 
 
 def store_index(parts: Sequence[str]) -> int | None:
+    """Return the index of the first ``.zarr`` component of a path, or None."""
     for index, part in enumerate(parts):
         if part.lower().endswith(".zarr"):
             return index
@@ -209,12 +210,14 @@ def open_zarr_store(location: ZarrLocation) -> Store:
 
 
 def open_array(location: ZarrLocation) -> AnyArray:
+    """Open the array at a location read-only."""
     return zarr.open_array(
         store=open_zarr_store(location), path=location.path, mode="r"
     )
 
 
 def metadata_mtime(location: ZarrLocation) -> int | None:
+    """Return the modification time of a local array's metadata (None if remote)."""
     if location.is_remote:
         return None
     for name in ("zarr.json", ".zarray"):
@@ -226,6 +229,7 @@ def metadata_mtime(location: ZarrLocation) -> int | None:
 
 
 def open_node(location: ZarrLocation) -> AnyArray | zarr.Group:
+    """Open the array or group at a location, with errors that name what exists."""
     if not location.is_remote:
         _check_local_store(Path(location.store))
     store = open_zarr_store(location)
@@ -313,4 +317,5 @@ def _nearest_members(location: ZarrLocation) -> str:
 
 
 def unlistable(group: zarr.Group, location: ZarrLocation) -> bool:
+    """Return whether a remote group cannot list its members (no consolidation)."""
     return location.is_remote and group.metadata.consolidated_metadata is None
