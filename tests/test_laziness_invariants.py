@@ -21,8 +21,7 @@ from careamics_dask import BatchStream
 from careamics_dask.config import DataConfig
 from careamics_dask.factory import CareamicsDataset, create_dataset
 from careamics_dask.feeding import stream as stream_module
-from careamics_dask.loaders._lazy import count_region_reads
-from careamics_dask.testing import raise_if_dask_computes
+from careamics_dask.testing import count_region_reads, raise_if_dask_computes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from careamics_dask.config.support import SupportedData
-from careamics_dask.graph.stacks import PatchReader, StackSource
+from careamics_dask.graph.reading import PatchReader, StackSource
 from careamics_dask.loaders.loading import ImageStackLoading, ReadFuncLoading
 from careamics_dask.loaders.open import open_images
 

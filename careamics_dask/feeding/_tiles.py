@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from distributed import Client, Future
 
-    from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.graph.reading import StackSource
     from careamics_dask.patching import PatchTable
 
 __all__ = ["TILE_BYTES", "TileLayout", "TileView", "TiledPlan", "build_tiled_batch"]

@@ -40,7 +40,7 @@ from careamics_dask.graph.ordering import (
     chunk_aware_order,
     draw_chunk_aware_table,
 )
-from careamics_dask.graph.stacks import PatchReader
+from careamics_dask.graph.reading import PatchReader
 from careamics_dask.runtime import get_option, reading_options
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import dask.array as da
 import numpy as np
 import numpy.typing as npt
 
-from careamics_dask.graph._source_blocks import source_blocks
+from careamics_dask.graph.reading import source_blocks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

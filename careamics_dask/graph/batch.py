@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES
 from careamics_dask.graph.augment import augment_batch
 from careamics_dask.graph.ordering import canonical_chunks
-from careamics_dask.graph.stacks import PatchReader
+from careamics_dask.graph.reading import PatchReader
+from careamics_dask.loaders import CHUNK_CACHE_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from careamics_dask.graph.augment import SpatialAugmentation
     from careamics_dask.graph.normalize import Normalizer
-    from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.graph.reading import StackSource
     from careamics_dask.patching import PatchTable
 
 __all__ = ["BatchBuilder", "BatchPlan", "batch_part", "build_batch", "read_patches"]

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from careamics_dask.config.microsplit import PaddingMode
-    from careamics_dask.graph.stacks import PatchReader
+    from careamics_dask.graph.reading import PatchReader
 
 __all__ = [
     "context_bounds",
@@ -288,7 +288,7 @@ def read_window(
     Examples
     --------
     >>> import numpy as np
-    >>> from careamics_dask.graph.stacks import PatchReader, StackSource
+    >>> from careamics_dask.graph.reading import PatchReader, StackSource
     >>> image = np.arange(4.0).reshape(1, 1, 1, 4)
     >>> source = StackSource(source="array", shape=image.shape, dtype="float64",
     ...     data=image)
@@ -356,7 +356,7 @@ def read_lateral_contexts(
     Examples
     --------
     >>> import numpy as np
-    >>> from careamics_dask.graph.stacks import PatchReader, StackSource
+    >>> from careamics_dask.graph.reading import PatchReader, StackSource
     >>> image = np.ones((2, 3, 40, 40), np.float32)
     >>> source = StackSource(source="array", shape=image.shape, dtype="float32",
     ...     data=image)
@@ -553,7 +553,7 @@ def extract_lateral_context(
     Examples
     --------
     >>> import numpy as np
-    >>> from careamics_dask.graph.stacks import PatchReader, StackSource
+    >>> from careamics_dask.graph.reading import PatchReader, StackSource
     >>> image = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
     >>> source = StackSource(source="array", shape=image.shape, dtype="float32",
     ...     data=image)

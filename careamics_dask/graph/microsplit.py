@@ -46,11 +46,11 @@ import numpy.typing as npt
 import xarray as xr
 from dask.delayed import delayed
 
-from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES
 from careamics_dask.graph.augment import augment_batch, draw_uniforms
 from careamics_dask.graph.batch import batch_part, build_batch, read_patches
 from careamics_dask.graph.lateral_context import read_lateral_contexts
-from careamics_dask.graph.stacks import PatchReader
+from careamics_dask.graph.reading import PatchReader
+from careamics_dask.loaders import CHUNK_CACHE_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from careamics_dask.config.microsplit import PaddingMode
     from careamics_dask.graph.augment import SpatialAugmentation
     from careamics_dask.graph.normalize import Normalizer
-    from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.graph.reading import StackSource
     from careamics_dask.patching import PatchingStrategy, PatchTable
 
 __all__ = [
@@ -195,7 +195,7 @@ class MicroSplitPlan:
     Examples
     --------
     >>> from careamics_dask.graph.normalize import Normalizer
-    >>> from careamics_dask.graph.stacks import StackSource
+    >>> from careamics_dask.graph.reading import StackSource
     >>> from careamics_dask.patching import PatchTable
     >>> data = np.stack([np.full((1, 32, 32), 2.0), np.full((1, 32, 32), 4.0)], 1)
     >>> source = StackSource(source="array", shape=data.shape, dtype="float64",
@@ -499,7 +499,7 @@ def statistics_stacks(
     Examples
     --------
     >>> from careamics_dask.graph.normalize import Normalizer
-    >>> from careamics_dask.graph.stacks import StackSource
+    >>> from careamics_dask.graph.reading import StackSource
     >>> from careamics_dask.patching import TiledPatching
     >>> data = np.ones((1, 1, 32, 32))
     >>> source = StackSource(source="array", shape=data.shape, dtype="float64",

@@ -1,7 +1,7 @@
 """Chunk-aware sampling: batches whose patches share few storage chunks.
 
 A batch task reads every storage chunk its patches touch once
-(:class:`~careamics_dask.graph.stacks.PatchReader`), so its cost grows with the
+(:class:`~careamics_dask.graph.reading.PatchReader`), so its cost grows with the
 number of distinct chunks. Uniform random batches of 64 x 64 patches over 256 x 256
 chunks touch about 1.5 chunks per patch, 50 per batch of 32. Two remedies, both pure
 NumPy over the patch table and the stacks' storage chunk shapes:
@@ -38,7 +38,7 @@ from careamics_dask.patching.random import count_grid_patches
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.graph.reading import StackSource
 
 __all__ = [
     "canonical_chunks",
@@ -74,7 +74,7 @@ def canonical_chunks(source: StackSource) -> tuple[int, ...]:
     Examples
     --------
     >>> import numpy as np
-    >>> from careamics_dask.graph.stacks import StackSource
+    >>> from careamics_dask.graph.reading import StackSource
     >>> from careamics_dask.loaders import open_image
     >>> canonical_chunks(StackSource.from_stack(open_image(np.zeros((2, 8, 8)), "SYX")))
     (2, 1, 8, 8)

@@ -9,9 +9,9 @@ The cache is bounded; evicted objects with a ``close`` method are closed.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from careamics_dask.cache import LRUCache
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
@@ -23,8 +23,14 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_OPEN = 64
-_cache: OrderedDict[Hashable, Any] = OrderedDict()
-_lock = threading.RLock()
+
+
+def _close_evicted(key: Hashable, obj: object) -> None:
+    logger.debug("closing cached handle %r", key)
+    _close(obj)
+
+
+_cache: LRUCache[Hashable, Any] = LRUCache(_MAX_OPEN, on_evict=_close_evicted)
 
 
 def cached_open(key: Hashable, opener: Callable[[], T]) -> T:
@@ -49,22 +55,7 @@ def cached_open(key: Hashable, opener: Callable[[], T]) -> T:
     [1, 2, 3]
     >>> clear_handle_cache()
     """
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]  # type: ignore[no-any-return]
-    opened = opener()
-    with _lock:
-        if key in _cache:  # another thread opened it meanwhile: keep one handle
-            _close(opened)
-            _cache.move_to_end(key)
-            return _cache[key]  # type: ignore[no-any-return]
-        _cache[key] = opened
-        _cache.move_to_end(key)
-        while len(_cache) > _MAX_OPEN:
-            old_key, old = _cache.popitem(last=False)
-            logger.debug("closing cached handle %r", old_key)
-            _close(old)
+    opened: T = _cache.get_or_create(key, opener)
     return opened
 
 
@@ -86,11 +77,7 @@ def clear_handle_cache() -> None:
     >>> handle_cache_size()
     0
     """
-    with _lock:
-        items = list(_cache.values())
-        _cache.clear()
-    for obj in items:
-        _close(obj)
+    _cache.clear()
 
 
 def handle_cache_size() -> int:
@@ -101,5 +88,4 @@ def handle_cache_size() -> int:
     int
         Number of cached handles.
     """
-    with _lock:
-        return len(_cache)
+    return len(_cache)

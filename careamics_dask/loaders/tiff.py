@@ -18,6 +18,9 @@ Bad input is reported as follows:
   when that region is computed (with ``in_memory=True``, at open time);
 - axes that do not match the series' dimensions:
   :class:`~careamics_dask.errors.AxesError` naming the file.
+
+The module is over 400 lines because the metadata parsing (OME and ImageJ), the
+region reader and the loader are one format's contract and change together.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import dask
 
-from careamics_dask.loaders._lazy import count_region_reads
+from careamics_dask.loaders import count_region_reads
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from careamics_dask.axes import canonical_dims, to_canonical
-from careamics_dask.loaders._handles import clear_handle_cache
+from careamics_dask.loaders import clear_handle_cache
 from careamics_dask.loaders.open import open_images
 from careamics_dask.testing.laziness import (
     open_file_descriptors,

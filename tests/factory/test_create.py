@@ -20,7 +20,7 @@ from careamics_dask.factory import (
     create_train_val_datasets,
     create_val_split_datasets,
 )
-from careamics_dask.loaders._lazy import count_region_reads
+from careamics_dask.testing import count_region_reads
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

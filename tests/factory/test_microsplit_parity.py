@@ -28,7 +28,7 @@ from careamics_dask.factory import (
     create_microsplit_pred_dataset,
 )
 from careamics_dask.graph.lateral_context import extract_lateral_context
-from careamics_dask.graph.stacks import PatchReader, StackSource
+from careamics_dask.graph.reading import PatchReader, StackSource
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

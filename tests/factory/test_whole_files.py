@@ -15,7 +15,7 @@ from careamics_dask.factory import (
     create_train_dataset,
     select_patch_extractor_type,
 )
-from careamics_dask.graph import stacks
+from careamics_dask.graph.reading import block_cache as stacks
 
 READS: list[str] = []
 

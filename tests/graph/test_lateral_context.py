@@ -17,7 +17,7 @@ from careamics_dask.graph.lateral_context import (
     window_boxes,
     window_of,
 )
-from careamics_dask.graph.stacks import PatchReader, StackSource
+from careamics_dask.graph.reading import PatchReader, StackSource
 from careamics_dask.loaders import open_image
 
 RNG = np.random.default_rng(11)

@@ -16,7 +16,7 @@ from careamics_dask.graph.ordering import (
     count_touched_chunks,
     draw_chunk_aware_table,
 )
-from careamics_dask.graph.stacks import StackSource
+from careamics_dask.graph.reading import StackSource
 from careamics_dask.loaders import open_image
 from careamics_dask.patching import PatchTable, RandomPatching
 

@@ -12,12 +12,11 @@ import xarray as xr
 from dask.base import compute
 
 from careamics_dask.errors import AxesError, SourceReadError, UnsupportedSourceError
-from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.loaders.custom import ReadFuncLoader
 from careamics_dask.loaders.image_stack import ImageStack, ImageStackLoader
 from careamics_dask.loaders.loading import ImageStackLoading, ReadFuncLoading
 from careamics_dask.loaders.open import open_image, open_images
-from careamics_dask.testing import LoaderCase, LoaderTests
+from careamics_dask.testing import LoaderCase, LoaderTests, count_region_reads
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

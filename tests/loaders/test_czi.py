@@ -16,7 +16,7 @@ from careamics_dask.errors import (
     SourceReadError,
     UnsupportedSourceError,
 )
-from careamics_dask.loaders._handles import clear_handle_cache
+from careamics_dask.loaders import clear_handle_cache
 from careamics_dask.loaders.open import open_image, open_images
 from careamics_dask.loaders.registry import guess_loader
 from careamics_dask.testing import LoaderCase, LoaderTests, open_file_descriptors

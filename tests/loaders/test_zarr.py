@@ -12,15 +12,14 @@ from zarr.codecs import BloscCodec, ZstdCodec
 
 from careamics_dask.errors import (
     AxesError,
-    SourceNotFoundError,
     SourceReadError,
     UnsupportedDtypeError,
     UnsupportedSourceError,
 )
-from careamics_dask.loaders._handles import clear_handle_cache
+from careamics_dask.loaders import clear_handle_cache
 from careamics_dask.loaders.open import open_image, open_images
 from careamics_dask.loaders.registry import guess_loader
-from careamics_dask.loaders.zarr_ import ZarrLoader, locate_zarr
+from careamics_dask.loaders.zarr_ import ZarrLoader
 from careamics_dask.testing import LoaderCase, LoaderTests
 
 RNG = np.random.default_rng(42)
@@ -300,48 +299,6 @@ def test_guess_can_open() -> None:
     assert guess_loader("file:///d/a.zarr/g") == "zarr"
 
 
-@pytest.mark.parametrize(
-    ("uri", "store", "path"),
-    [
-        ("file:///p/data.zarr/groupA/groupB/arr", "/p/data.zarr", "groupA/groupB/arr"),
-        ("file:///p/data.zarr", "/p/data.zarr", ""),
-        ("file:///p/data.zarr/", "/p/data.zarr", ""),
-        ("file:///p/with%20space.zarr/a", "/p/with space.zarr", "a"),
-        ("/p/x.zarr/a/b", "/p/x.zarr", "a/b"),
-        ("http://h:8/d/x.zarr/a/b/", "http://h:8/d/x.zarr", "a/b"),
-        ("s3://bucket/x.zarr", "s3://bucket/x.zarr", ""),
-    ],
-)
-def test_locate_zarr(uri: str, store: str, path: str) -> None:
-    location = locate_zarr(uri)
-    assert (location.store, location.path) == (store, path)
-
-
-# ----------------------------------------------------------------- bad inputs
-
-
-def test_missing_store(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"does not exist"):
-        open_images(tmp_path / "missing.zarr", "YX", "zarr")
-    with pytest.raises(SourceNotFoundError, match=r"missing\.zarr' does not exist"):
-        ZarrLoader().open(f"{(tmp_path / 'missing.zarr').as_uri()}/a", "YX")
-
-
-def test_folder_that_is_not_a_store(tmp_path: Path) -> None:
-    (tmp_path / "fake.zarr").mkdir()
-    (tmp_path / "fake.zarr" / "notes.txt").write_text("hi")
-    with pytest.raises(UnsupportedSourceError, match=r"is not a Zarr store: expected"):
-        open_images(tmp_path / "fake.zarr", "YX", "zarr")
-    (tmp_path / "file.zarr").write_text("x")
-    with pytest.raises(UnsupportedSourceError, match=r"got a file"):
-        ZarrLoader().open(tmp_path / "file.zarr", "YX")
-
-
-def test_file_uri_without_zarr_component() -> None:
-    with pytest.raises(UnsupportedSourceError, match=r"No \.zarr file extension found"):
-        ZarrLoader().open("file:///data/images/arr", "YX")
-
-
 def test_group_without_arrays(tmp_path: Path) -> None:
     path = tmp_path / "groups.zarr"
     root = zarr.open_group(path, mode="w")
@@ -356,20 +313,6 @@ def test_group_without_arrays(tmp_path: Path) -> None:
     zarr.open_group(tmp_path / "empty.zarr", mode="w")
     with pytest.raises(UnsupportedSourceError, match="no arrays and no groups"):
         open_images(tmp_path / "empty.zarr", "YX", "zarr")
-
-
-def test_missing_array_in_store(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    group = zarr.open_group(path, mode="w").create_group("groupA")
-    _write(group, "real", _data((4, 4)))
-    group.create_group("sub")
-    uri = f"{path.as_uri()}/groupA/nope/arr"
-    expected = f"Did not find array at 'groupA/nope/arr' in store '{path}'."
-    with pytest.raises(SourceNotFoundError, match=re.escape(expected)) as info:
-        open_images(uri, "YX", "zarr")
-    assert "Found in group 'groupA': arrays ['real'], groups ['sub']" in str(info.value)
-    with pytest.raises(FileNotFoundError, match="is an array, not a group"):
-        open_images(f"{path.as_uri()}/groupA/real/deeper", "YX", "zarr")
 
 
 def test_unsupported_dtype(tmp_path: Path) -> None:
@@ -395,8 +338,3 @@ def test_wrong_axes_names_store_and_array(tmp_path: Path) -> None:
 def test_non_path_source_rejected() -> None:
     with pytest.raises(UnsupportedSourceError, match="must be a path, a URI or a zarr"):
         ZarrLoader().open(42, "YX")
-
-
-def test_unknown_scheme() -> None:
-    with pytest.raises(UnsupportedSourceError, match="Remote file not supported"):
-        ZarrLoader().open("zip:///a.zarr", "YX")

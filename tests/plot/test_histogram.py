@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import careamics_dask as cd
-from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.plot import (
     plot_histogram,
     sample_chunks,
 )
+from careamics_dask.testing import count_region_reads
 from tests.plot.helpers import TOTAL_CHUNKS, titles
 
 if TYPE_CHECKING:

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 
-from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.patching import StratifiedPatching
 from careamics_dask.plot import (
     plot_filter_map,
     plot_patch_origins,
     read_overview,
 )
-from careamics_dask.testing import raise_if_dask_computes
+from careamics_dask.testing import count_region_reads, raise_if_dask_computes
 from tests.plot.helpers import CHUNKS_PER_PLANE, pixels
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ import dask
 import numpy as np
 
 import careamics_dask as cd
-from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.plot import (
     read_overview,
 )
+from careamics_dask.testing import count_region_reads
 from tests.plot.helpers import CHUNKS_PER_PLANE
 
 if TYPE_CHECKING:

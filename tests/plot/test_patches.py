@@ -8,11 +8,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import careamics_dask as cd
-from careamics_dask.loaders._lazy import count_region_reads
 from careamics_dask.plot import (
     plot_patches,
 )
-from careamics_dask.testing import raise_if_dask_computes
+from careamics_dask.testing import count_region_reads, raise_if_dask_computes
 from tests.plot.helpers import TOTAL_CHUNKS, pixels
 
 if TYPE_CHECKING:

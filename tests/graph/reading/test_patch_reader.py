@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import pickle
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
@@ -9,9 +8,9 @@ import pytest
 import tifffile
 import zarr
 
-from careamics_dask.graph.stacks import PatchReader, StackSource, pad_patch
+from careamics_dask.graph.reading import PatchReader, StackSource
 from careamics_dask.loaders import open_image
-from careamics_dask.loaders._lazy import count_region_reads
+from careamics_dask.testing import count_region_reads
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,13 +59,6 @@ def test_pad_both_sides() -> None:
     assert patch[0, :, 4].sum() == 0
 
 
-def test_pad_patch_direct() -> None:
-    region = IMAGE[:, 1:3, 1:3]
-    np.testing.assert_array_equal(
-        pad_patch((1, 1), (3, 3), region)[0], [[5, 6, 0], [8, 9, 0], [0, 0, 0]]
-    )
-
-
 def _sources(tmp_path: Path) -> tuple[list[StackSource], list[Any]]:
     rng = np.random.default_rng(0)
     tiff_data = rng.integers(0, 4000, (3, 2, 70, 90), dtype=np.uint16)  # T C Y X
@@ -91,14 +83,6 @@ def _sources(tmp_path: Path) -> tuple[list[StackSource], list[Any]]:
     ]
     del volume
     return [StackSource.from_stack(s) for s in stacks], expected
-
-
-def test_sources_kinds(tmp_path: Path) -> None:
-    sources, _ = _sources(tmp_path)
-    assert [s.binding is not None for s in sources] == [True, True, False, False]
-    assert sources[1].shape == (2, 3, 40, 50)
-    restored = pickle.loads(pickle.dumps(sources))
-    assert restored[0].binding is not None
 
 
 @pytest.mark.parametrize("seed", range(4))

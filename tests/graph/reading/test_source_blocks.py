@@ -10,11 +10,10 @@ import tifffile
 import zarr
 from dask.base import optimize
 
-from careamics_dask.graph._source_blocks import group_chunks, source_blocks
+from careamics_dask.graph.reading import group_chunks, source_blocks
 from careamics_dask.graph.statistics import build_statistics_graph, compute_statistics
 from careamics_dask.loaders import open_image
-from careamics_dask.loaders._lazy import count_region_reads
-from careamics_dask.testing import raise_if_dask_computes
+from careamics_dask.testing import count_region_reads, raise_if_dask_computes
 
 if TYPE_CHECKING:
     from pathlib import Path

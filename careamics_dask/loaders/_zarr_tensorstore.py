@@ -1,7 +1,7 @@
 """Patch boxes of local Zarr arrays read through TensorStore, outside the GIL.
 
 With zarr-python, each storage chunk a batch touches is read and decoded by a Python
-call on the task's thread (:mod:`careamics_dask.graph._chunk_reads`): the decoding
+call on the task's thread (:mod:`careamics_dask.loaders._zarr_chunks`): the decoding
 itself releases the GIL, but the Python around it, about a third of the work per
 uniformly drawn patch, does not, so threads building batches side by side use about
 1.7 of 2 cores. TensorStore (an optional dependency, ``careamics-dask[fast]``) reads
@@ -20,16 +20,24 @@ zarr-python path, which returns the same pixels.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from careamics_dask.cache import LRUCache
 from careamics_dask.errors import SourceReadError
-from careamics_dask.loaders._lazy import format_region
+from careamics_dask.loaders._lazy import _bump_reads, _counters, format_region
+from careamics_dask.loaders._zarr_chunks import zarr_array_of
+from careamics_dask.loaders.capabilities import (
+    BACKENDS,
+    CHUNK_CACHE_BYTES,
+    Box,
+    check_backend,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -44,20 +52,10 @@ __all__ = [
     "tensorstore_available",
 ]
 
-Box = tuple[tuple[int, int] | list[int], ...]
-"""A box of an array: ``(start, stop)`` or a sorted list of indices per axis."""
-
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "tensorstore", "zarr")
-"""Values of ``batching.backend``: TensorStore where it applies (``auto``), TensorStore
-required for every local Zarr source (``tensorstore``), or zarr-python only."""
-
-CHUNK_CACHE_BYTES = 64 * 2**20
-"""Default per-process budget for decoded chunks (``cache.chunk-bytes``)."""
-
 _MAX_OPEN = 64
-_opened: OrderedDict[tuple[Any, ...], TensorStoreBoxes | None] = OrderedDict()
+_opened: LRUCache[tuple[Any, ...], TensorStoreBoxes | None] = LRUCache(_MAX_OPEN)
 _contexts: dict[tuple[int, int], Any] = {}
 _lock = threading.Lock()
 
@@ -109,6 +107,7 @@ class TensorStoreBoxes:
     def __init__(self, reader: RegionReader, store: Any) -> None:
         self.reader = reader
         self._store = store
+        self._chunks = reader.chunks
 
     @classmethod
     def for_reader(
@@ -145,11 +144,7 @@ class TensorStoreBoxes:
             With ``backend="tensorstore"``, when TensorStore is not installed or
             cannot read a local Zarr array exactly as zarr-python does.
         """
-        if backend not in BACKENDS:
-            raise ValueError(
-                f"Unknown batching backend {backend!r}: expected one of {BACKENDS}. "
-                "Set careamics-dask.batching.backend in dask's configuration."
-            )
+        check_backend(backend)
         if backend == "zarr":
             return None
         location = _local_array_path(reader)
@@ -170,12 +165,10 @@ class TensorStoreBoxes:
                 else (os.cpu_count() or 1)
             )
         key = (*location, reader.shape, str(reader.dtype), cache_bytes, threads)
-        with _lock:
-            if key in _opened:
-                _opened.move_to_end(key)
-                found = _opened[key]
-                if found is not None or backend == "auto":
-                    return found
+        if key in _opened:
+            found = _opened.get(key)
+            if found is not None or backend == "auto":
+                return found
         boxes, why = cls._open(reader, location, cache_bytes, threads)
         if boxes is None:
             if backend == "tensorstore":
@@ -184,10 +177,7 @@ class TensorStoreBoxes:
                     "careamics-dask.batching.backend to 'auto' or 'zarr'."
                 )
             logger.debug("zarr-python reads %s: %s", reader.describe(), why)
-        with _lock:
-            _opened[key] = boxes
-            while len(_opened) > _MAX_OPEN:
-                _opened.popitem(last=False)
+        _opened.replace(key, boxes)
         return boxes
 
     @classmethod
@@ -228,7 +218,7 @@ class TensorStoreBoxes:
             return None, "a domain that does not start at 0"
         return cls(reader, store), ""
 
-    def submit(self, box: Box) -> Any:
+    def submit(self, box: Box, seen: set[tuple[int, ...]] | None = None) -> Any:
         """Start reading a box; return its future.
 
         Parameters
@@ -236,6 +226,10 @@ class TensorStoreBoxes:
         box : tuple
             Per array axis, ``(start, stop)`` or a sorted list of indices (the
             channels kept), inside the array.
+        seen : set of tuple of int, optional
+            The storage chunks the caller's batch has read already: where region
+            reads are counted, each chunk of the box is counted once per batch
+            (and added to ``seen``).
 
         Returns
         -------
@@ -245,7 +239,21 @@ class TensorStoreBoxes:
         index = tuple(
             axis if isinstance(axis, list) else slice(axis[0], axis[1]) for axis in box
         )
+        if _counters:  # a count_region_reads is counting (a check, not per patch)
+            self._count(box, set() if seen is None else seen)
         return self._store[index].read()
+
+    def _count(self, box: Box, seen: set[tuple[int, ...]]) -> None:
+        """Count the storage chunks a box reads that ``seen`` lacks (a check)."""
+        ranges = [
+            sorted({i // c for i in axis})
+            if isinstance(axis, list)
+            else range(axis[0] // c, (axis[1] - 1) // c + 1)
+            for axis, c in zip(box, self._chunks, strict=True)
+        ]
+        new = set(itertools.product(*ranges)) - seen
+        seen |= new
+        _bump_reads(len(new))
 
     def result(self, future: Any, box: Box) -> npt.NDArray[Any]:
         """Wait for a box submitted with :meth:`submit`.
@@ -294,10 +302,8 @@ class TensorStoreBoxes:
 
 def _local_array_path(reader: RegionReader) -> tuple[str, int] | None:
     """Return ``(folder of the array, zarr format)`` of a local Zarr reader."""
-    from careamics_dask.graph._chunk_reads import _zarr_array_of
-
     try:
-        array = _zarr_array_of(reader)
+        array = zarr_array_of(reader)
     except Exception:  # the region reader raises a proper error later
         return None
     if array is None:

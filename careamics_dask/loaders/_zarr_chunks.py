@@ -14,18 +14,16 @@ v2 array. Everything else keeps reading through the region reader.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from careamics_dask.cache import LRUCache
 from careamics_dask.errors import SourceReadError
-from careamics_dask.loaders._handles import cached_open
 from careamics_dask.loaders._lazy import _bump_reads, format_region
+from careamics_dask.loaders.capabilities import SupportsZarrArray
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,36 +35,35 @@ if TYPE_CHECKING:
 
     from careamics_dask.loaders._lazy import RegionReader
 
-__all__ = ["ChunkDecoder"]
+__all__ = ["ChunkDecoder", "zarr_array_of"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_KNOWN = 64
 _MAX_KEYS = 1 << 16
 """Chunk keys a decoder remembers (its store paths, built once each)."""
-_known: OrderedDict[
-    tuple[int, tuple[int, ...]], tuple[AnyArray, ChunkDecoder | None]
-] = OrderedDict()
+_known: LRUCache[tuple[int, tuple[int, ...]], tuple[AnyArray, ChunkDecoder | None]] = (
+    LRUCache(_MAX_KNOWN)
+)
 """Decoders (or None) by opened array, per process: the checks run once per array."""
-_known_lock = threading.Lock()
 
 
-def _zarr_array_of(reader: RegionReader) -> AnyArray | None:
-    """Return the opened zarr array behind a Zarr region reader (None for others)."""
-    from careamics_dask.loaders import zarr_ as zarr_loader
+def zarr_array_of(reader: RegionReader) -> AnyArray | None:
+    """Return the opened zarr array behind a Zarr region reader (None for others).
 
-    if isinstance(reader, zarr_loader.ZarrObjectRegionReader):
-        return reader.zarr_array
-    if not isinstance(reader, zarr_loader.ZarrRegionReader):
+    Parameters
+    ----------
+    reader : RegionReader
+        Any region reader.
+
+    Returns
+    -------
+    zarr.Array or None
+        The array the reader's own reads use, where it has one.
+    """
+    if not isinstance(reader, SupportsZarrArray):
         return None
-    # the reader's own per-process cache key: the same handle its reads use
-    location = reader.location
-    mtime = zarr_loader._metadata_mtime(location)
-    key = ("zarr", reader.source, reader.array, reader.options_token, mtime)
-    array: AnyArray = cached_open(
-        key, functools.partial(zarr_loader._open_array, location)
-    )
-    return array
+    return reader.open_zarr_array()
 
 
 class ChunkDecoder:
@@ -132,21 +129,17 @@ class ChunkDecoder:
             synchronous decoding.
         """
         try:
-            array = _zarr_array_of(reader)
+            array = zarr_array_of(reader)
         except Exception:  # the region reader will raise a proper error
             return None
         if array is None:
             return None
         key = (id(array), reader.chunks)
-        with _known_lock:
-            known = _known.get(key)
+        known = _known.get(key)
         if known is not None and known[0] is array:
             return known[1]
         decoder = cls._build(reader, array)
-        with _known_lock:
-            _known[key] = (array, decoder)
-            while len(_known) > _MAX_KNOWN:
-                _known.popitem(last=False)
+        _known.replace(key, (array, decoder))
         return decoder
 
     @classmethod

@@ -9,7 +9,7 @@ more memory holding them) than the workers spend decoding pixels.
 :func:`source_blocks` builds a Dask array with the same values and far fewer, larger
 blocks (several MiB each, aligned to storage chunks): each block is one task that
 reads its storage chunks once through the stack's region reader (the synchronous
-chunk path of :class:`~careamics_dask.graph._chunk_reads.ChunkDecoder` for Zarr),
+chunk path of :class:`~careamics_dask.loaders.ChunkReader` for Zarr),
 reorders them to ``C (Z) Y X`` and selects channels. Reductions mapped over it fuse
 with the read, so a statistics pass is one task per block plus a small tree merge.
 """
@@ -23,8 +23,9 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
-from careamics_dask.graph.stacks import PatchReader, StackSource
-from careamics_dask.loaders._labels import reader_binding
+from careamics_dask.graph.reading.patch_reader import PatchReader
+from careamics_dask.graph.reading.sources import StackSource
+from careamics_dask.loaders import reader_binding
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
