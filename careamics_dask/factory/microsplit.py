@@ -42,6 +42,7 @@ from dask.base import tokenize
 from careamics_dask.config.microsplit import MicroSplitDataConfig
 from careamics_dask.config.support import Mode
 from careamics_dask.errors import CareamicsDaskWarning
+from careamics_dask.factory.components import resolve_components
 from careamics_dask.factory.dataset import CareamicsDataset
 from careamics_dask.factory.extractors import (
     PatchExtractor,
@@ -49,25 +50,22 @@ from careamics_dask.factory.extractors import (
     select_image_stack_loader,
     select_patch_extractor_type,
 )
+from careamics_dask.factory.patching import create_patching
 from careamics_dask.factory.validation import validate_shapes_against_patching
-from careamics_dask.graph.augment import create_augmentations
 from careamics_dask.graph.batch import build_batch
 from careamics_dask.graph.microsplit import (
     MicroSplitMode,
     MicroSplitPlan,
     statistics_stacks,
 )
-from careamics_dask.graph.normalize import Normalizer, create_normalizer
-from careamics_dask.graph.statistics import resolve_normalization
+from careamics_dask.graph.transforms import Normalizer
 from careamics_dask.loaders.loading import ReadFuncLoading
 from careamics_dask.loaders.pairs import validate_stack_pair
-from careamics_dask.patching.factory import create_patching
 from careamics_dask.runtime import reading_options
 
 if TYPE_CHECKING:
     from careamics_dask.factory.constraints import ModelConstraints
     from careamics_dask.factory.region_data import ImageRegionData
-    from careamics_dask.graph.augment import SpatialAugmentation
     from careamics_dask.graph.microsplit import ChannelLocations
     from careamics_dask.loaders.loading import Loading
     from careamics_dask.patching import PatchingStrategy, PatchTable
@@ -207,21 +205,22 @@ class MicroSplitDataset(CareamicsDataset):
         self.plan = plan  # type: ignore[assignment]
         if model_constraints is not None:
             _check_model(model_constraints, config, self.inputs, plan.n_targets)
+        stacks = target_stacks = None
         if _needs_statistics(config, plan.n_targets > 0):
             stacks, target_stacks = statistics_stacks(
                 plan, self.patch_table(0), tokenize(self._token())
             )
-            resolve_normalization(config.normalization, stacks, target_stacks)
-        normalizer = create_normalizer(config.normalization)
-        normalizer.check_channels(config.multiscale_count, plan.n_targets or None)
-        augmentations: tuple[SpatialAugmentation, ...] = ()
-        if config.mode == Mode.TRAINING:
-            augmentations = create_augmentations(
-                config.augmentations,
-                patch_size=getattr(config.patching, "patch_size", None),
-            )
+        components = resolve_components(
+            config,
+            n_input_channels=config.multiscale_count,
+            n_target_channels=plan.n_targets or None,
+            input_stacks=stacks,
+            target_stacks=target_stacks,
+        )
         self.plan = replace(  # type: ignore[assignment]
-            plan, normalizer=normalizer, augmentations=tuple(augmentations)
+            plan,
+            normalizer=components.normalizer,
+            augmentations=components.augmentations,
         )
 
     @property

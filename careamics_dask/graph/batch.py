@@ -18,18 +18,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES
-from careamics_dask.graph.augment import augment_batch
 from careamics_dask.graph.ordering import canonical_chunks
 from careamics_dask.graph.stacks import PatchReader
+from careamics_dask.graph.transforms.augment import augment_batch
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import numpy.typing as npt
 
-    from careamics_dask.graph.augment import SpatialAugmentation
-    from careamics_dask.graph.normalize import Normalizer
     from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.graph.transforms.normalize import Normalizer
+    from careamics_dask.graph.transforms.spatial import SpatialAugmentation
     from careamics_dask.patching import PatchTable
 
 __all__ = ["BatchBuilder", "BatchPlan", "batch_part", "build_batch", "read_patches"]

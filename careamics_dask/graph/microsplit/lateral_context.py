@@ -45,209 +45,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from careamics_dask.graph.microsplit.windows import (
+    context_bounds,
+    index_maps,
+    index_runs,
+    window_boxes,
+    window_inside,
+    window_of,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import numpy.typing as npt
 
-    from careamics_dask.config.microsplit import PaddingMode
+    from careamics_dask.graph.microsplit.windows import Box, PaddingMode
     from careamics_dask.graph.stacks import PatchReader
 
 __all__ = [
-    "context_bounds",
     "downscale",
     "extract_lateral_context",
     "lateral_context",
-    "padded_indices",
     "read_lateral_contexts",
     "read_window",
-    "window_boxes",
-    "window_of",
 ]
 
 logger = logging.getLogger(__name__)
-
-Box = tuple[tuple[int, int], ...]
-
-
-def window_of(
-    coords: Sequence[int], patch_size: Sequence[int], multiscale_count: int
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Return the start and size of the window holding every scale of a patch.
-
-    Parameters
-    ----------
-    coords : sequence of int
-        Patch start along ``(Z,) Y, X``.
-    patch_size : sequence of int
-        Patch size.
-    multiscale_count : int
-        Number of scales (``>= 1``).
-
-    Returns
-    -------
-    tuple of (tuple of int, tuple of int)
-        ``(start, size)`` of the largest scale's crop, ``size = patch * 2**(L-1)``.
-
-    Examples
-    --------
-    >>> window_of((10, 20), (8, 8), 3)
-    ((-2, 8), (32, 32))
-    """
-    factor = 2 ** (multiscale_count - 1)
-    size = tuple(int(p) * factor for p in patch_size)
-    start = tuple(
-        int(c) + int(p) // 2 - s // 2
-        for c, p, s in zip(coords, patch_size, size, strict=True)
-    )
-    return start, size
-
-
-def context_bounds(
-    coords: Sequence[int],
-    patch_size: Sequence[int],
-    multiscale_count: int,
-    spatial_shape: Sequence[int],
-) -> Box:
-    """Return the reference's context window of a patch, clipped to the image.
-
-    The window is ``patch_size * 2**multiscale_count`` centred on the patch; its
-    part inside the image is what padding repeats or mirrors.
-
-    Parameters
-    ----------
-    coords, patch_size : sequence of int
-        The native patch.
-    multiscale_count : int
-        Number of scales.
-    spatial_shape : sequence of int
-        The image's ``(Z,) Y, X`` shape.
-
-    Returns
-    -------
-    tuple of (int, int)
-        ``(start, stop)`` per axis, inside the image.
-
-    Examples
-    --------
-    >>> context_bounds((0, 40), (8, 8), 2, (64, 64))
-    ((0, 20), (28, 60))
-    """
-    bounds = []
-    for c, p, n in zip(coords, patch_size, spatial_shape, strict=True):
-        size = int(p) * 2**multiscale_count
-        first = int(c) + int(p) // 2 - size // 2
-        bounds.append((min(max(first, 0), n), min(max(first + size, 0), n)))
-    return tuple(bounds)
-
-
-def padded_indices(
-    start: int, size: int, bounds: tuple[int, int], mode: PaddingMode
-) -> npt.NDArray[np.int64]:
-    """Return the image index of every position of a window along one axis.
-
-    Positions inside ``bounds`` map to themselves; the others are folded into it
-    as ``numpy.pad`` pads an array holding the pixels of ``bounds``.
-
-    Parameters
-    ----------
-    start : int
-        Window start (may be negative).
-    size : int
-        Window size.
-    bounds : tuple of (int, int)
-        ``(lo, hi)``: the pixels padding may use (:func:`context_bounds`).
-    mode : {"reflect", "wrap"}
-        ``reflect`` mirrors about the end pixels (``numpy.pad`` ``reflect``,
-        repeated for long pads); ``wrap`` repeats.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``size`` indices in ``[lo, hi)``.
-
-    Raises
-    ------
-    ValueError
-        For an unknown mode.
-
-    Examples
-    --------
-    >>> padded_indices(-2, 7, (0, 4), "reflect").tolist()
-    [2, 1, 0, 1, 2, 3, 2]
-    >>> padded_indices(-2, 7, (0, 4), "wrap").tolist()
-    [2, 3, 0, 1, 2, 3, 0]
-    """
-    lo, hi = bounds
-    length = hi - lo
-    positions = np.arange(start - lo, start - lo + size, dtype=np.int64)
-    if mode == "wrap":
-        return lo + np.mod(positions, length)
-    if mode != "reflect":
-        raise ValueError(
-            f"Padding mode unknown: expected 'reflect' or 'wrap', got {mode!r}."
-        )
-    if length == 1:
-        return np.full(size, lo, dtype=np.int64)
-    period = 2 * (length - 1)
-    folded = np.mod(positions, period)
-    return lo + np.where(folded < length, folded, period - folded)
-
-
-def _runs(indices: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
-    """Split sorted unique indices into ``[start, stop)`` runs of consecutive values."""
-    breaks = np.flatnonzero(np.diff(indices) > 1) + 1
-    edges = [0, *breaks.tolist(), len(indices)]
-    return [
-        (int(indices[a]), int(indices[b - 1]) + 1) for a, b in itertools.pairwise(edges)
-    ]
-
-
-def _index_maps(
-    start: Sequence[int], size: Sequence[int], bounds: Box, mode: PaddingMode
-) -> list[npt.NDArray[np.int64]]:
-    return [
-        padded_indices(s, w, b, mode)
-        for s, w, b in zip(start, size, bounds, strict=True)
-    ]
-
-
-def window_boxes(
-    start: Sequence[int], size: Sequence[int], bounds: Box, mode: PaddingMode
-) -> list[Box]:
-    """Return the boxes of image pixels a padded window reads.
-
-    Parameters
-    ----------
-    start, size : sequence of int
-        The window (:func:`window_of`).
-    bounds : tuple of (int, int)
-        The context window inside the image (:func:`context_bounds`).
-    mode : {"reflect", "wrap"}
-        The padding.
-
-    Returns
-    -------
-    list of tuple
-        ``((start, stop), ...)`` per box; one box unless the window wraps.
-
-    Examples
-    --------
-    >>> window_boxes((-2, 0), (4, 4), ((0, 8), (0, 8)), "wrap")
-    [((0, 2), (0, 4)), ((6, 8), (0, 4))]
-    """
-    if _inside(start, size, bounds):
-        return [tuple((a, a + w) for a, w in zip(start, size, strict=True))]
-    runs = [_runs(np.unique(m)) for m in _index_maps(start, size, bounds, mode)]
-    return [tuple(combo) for combo in itertools.product(*runs)]
-
-
-def _inside(start: Sequence[int], size: Sequence[int], bounds: Box) -> bool:
-    """Whether a window lies inside ``bounds`` (no padding needed)."""
-    return all(
-        lo <= a and a + w <= hi
-        for a, w, (lo, hi) in zip(start, size, bounds, strict=True)
-    )
 
 
 def read_window(
@@ -300,14 +123,14 @@ def read_window(
     n = reader.sources[data_idx].n_channels if channels is None else len(channels)
     if out is None:
         out = np.empty((n, *size), dtype=np.float32)
-    if _inside(start, size, bounds):
+    if window_inside(start, size, bounds):
         box = tuple((a, a + w) for a, w in zip(start, size, strict=True))
         np.copyto(out, reader.region(data_idx, sample_idx, box)[keep], "unsafe")
         return out
-    maps = _index_maps(start, size, bounds, mode)
+    maps = index_maps(start, size, bounds, mode)
     uniques = [np.unique(m) for m in maps]
     compact = np.empty((n, *(len(u) for u in uniques)), dtype=np.float32)
-    for box in itertools.product(*(_runs(u) for u in uniques)):
+    for box in itertools.product(*(index_runs(u) for u in uniques)):
         region = reader.region(data_idx, sample_idx, tuple(box))[keep]
         offsets = tuple(
             slice(int(np.searchsorted(u, lo)), int(np.searchsorted(u, lo)) + hi - lo)

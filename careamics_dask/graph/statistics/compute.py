@@ -4,7 +4,7 @@ Every storage block of every image stack becomes one small float64 partial per
 channel (total weight, pixel count, mean, ``M2``, extremes and, for quantiles, a
 histogram); partials merge in a Dask tree reduction per stack, then
 across stacks, and only ``channels x (8 + bins)`` numbers come back to the client,
-which reads the statistics off them (:mod:`careamics_dask.graph._partials`).
+which reads the statistics off them (:mod:`careamics_dask.graph.statistics._partials`).
 
 Differences from CAREamics (``reference_semantics.md`` §4.3)
 ----------------------------------------------------------
@@ -45,15 +45,8 @@ from typing import TYPE_CHECKING
 import dask.array as da
 from dask.base import compute, tokenize
 
-from careamics_dask.config.normalization import (
-    MeanStdConfig,
-    MinMaxConfig,
-    NoNormConfig,
-    QuantileConfig,
-)
-from careamics_dask.graph._histogram import HistogramPlan, plan_histogram
-from careamics_dask.graph._partials import reduce_partials, reduce_stack
-from careamics_dask.graph._statistics_input import (
+from careamics_dask.graph.statistics._histogram import HistogramPlan, plan_histogram
+from careamics_dask.graph.statistics._input import (
     NO_DATA_MESSAGE,
     RegionWeights,
     StatisticsKind,
@@ -61,23 +54,29 @@ from careamics_dask.graph._statistics_input import (
     resolve_levels,
     stack_pixels,
 )
-from careamics_dask.graph._statistics_result import Statistics, StatisticsGraph
+from careamics_dask.graph.statistics._partials import reduce_partials, reduce_stack
+from careamics_dask.graph.statistics._result import (
+    NormalizationStatistics,
+    Statistics,
+    StatisticsGraph,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     import xarray as xr
 
 __all__ = [
     "HISTOGRAM_BINS",
     "NO_DATA_MESSAGE",
+    "NormalizationStatistics",
     "RegionWeights",
     "Statistics",
     "StatisticsGraph",
     "StatisticsKind",
     "build_statistics_graph",
+    "compute_normalization_statistics",
     "compute_statistics",
-    "resolve_normalization",
 ]
 
 logger = logging.getLogger(__name__)
@@ -245,114 +244,93 @@ def compute_statistics(
     return _compute(graph, progress=progress)[0]
 
 
-def _write(
-    config: MeanStdConfig | MinMaxConfig | QuantileConfig,
-    statistics: Statistics,
-    target: bool,
-) -> None:
-    """Write statistics through the config's setter of inputs or targets."""
-    first, second = statistics.pair
-    setter: Callable[[list[float], list[float]], None]
-    if isinstance(config, MeanStdConfig):
-        setter = config.set_target_stats if target else config.set_input_stats
-    elif isinstance(config, MinMaxConfig):
-        setter = config.set_target_range if target else config.set_input_range
-    else:
-        setter = (
-            config.set_target_quantile_values
-            if target
-            else config.set_input_quantile_values
-        )
-    setter(first, second)
-
-
-def resolve_normalization(
-    normalization_config: MeanStdConfig | MinMaxConfig | QuantileConfig | NoNormConfig,
-    input_stacks: Sequence[xr.DataArray],
+def compute_normalization_statistics(
+    kind: StatisticsKind,
+    input_stacks: Sequence[xr.DataArray] | None,
     target_stacks: Sequence[xr.DataArray] | None = None,
     *,
     channels: Sequence[int] | None = None,
+    per_channel: bool = True,
     weights: Sequence[RegionWeights | None] | None = None,
+    lower_quantiles: Sequence[float] | None = None,
+    upper_quantiles: Sequence[float] | None = None,
     progress: bool = False,
-) -> None:
-    """Compute the missing statistics of a normalization config and set them in place.
+) -> NormalizationStatistics:
+    """Compute the statistics of inputs and of targets together, in one compute.
 
-    As the reference's ``resolve_normalization_config``: ``none`` needs nothing;
-    otherwise only missing input statistics (``needs_computation()``) and, when
-    targets exist, missing target statistics (``target_needs_computation()``) are
-    computed, in a single ``dask.compute``, and written through the config's setters.
-    Inputs use the ``channels`` selection; targets use all their channels. Targets
-    are weighted like their inputs (same regions).
+    Inputs use the ``channels`` selection; targets use all their channels and are
+    weighted like their inputs (same regions). Logs each result at INFO.
 
     Parameters
     ----------
-    normalization_config : MeanStdConfig, MinMaxConfig, QuantileConfig or NoNormConfig
-        The config to complete; it is updated in place.
-    input_stacks : sequence of xarray.DataArray
-        Canonical input stacks.
-    target_stacks : sequence of xarray.DataArray, optional
-        Canonical target stacks; ``None`` when there are no targets.
+    kind : {"mean_std", "min_max", "quantile"}
+        The statistics to compute.
+    input_stacks : sequence of xarray.DataArray or None
+        Canonical input stacks; ``None`` when the inputs need nothing.
+    target_stacks : sequence of xarray.DataArray or None, optional
+        Canonical target stacks; ``None`` when the targets need nothing.
     channels : sequence of int, optional
         Input channels to use, in order; all by default.
+    per_channel : bool, default True
+        One value per channel; False pools all channels into one value.
     weights : sequence of RegionWeights or None, optional
         Sampling weights per stack (inputs and targets alike); uniform by default.
+    lower_quantiles, upper_quantiles : sequence of float, optional
+        Quantile levels (``kind="quantile"``).
     progress : bool, default False
         Show a :class:`dask.diagnostics.ProgressBar` (local schedulers only).
+
+    Returns
+    -------
+    NormalizationStatistics
+        The statistics of the inputs and of the targets (``None`` where not asked).
 
     Raises
     ------
     ValueError
-        For bad stacks, channels, weights or levels, for data with no pixel of
-        positive weight, or when the statistics break the config's rules.
+        For the input errors of :func:`build_statistics_graph`, or when no pixel
+        has a positive weight.
 
     Examples
     --------
     >>> import numpy as np
     >>> import xarray as xr
     >>> stack = xr.DataArray(np.arange(8.0).reshape(1, 2, 2, 2), dims=list("SCYX"))
-    >>> norm = MinMaxConfig()
-    >>> resolve_normalization(norm, [stack], [stack])
-    >>> norm.input_maxes, norm.target_mins
-    ([3.0, 7.0], [0.0, 4.0])
+    >>> result = compute_normalization_statistics("min_max", None, [stack])
+    >>> result.inputs is None, result.targets.pair
+    (True, ([0.0, 4.0], [3.0, 7.0]))
     """
-    config = normalization_config
-    if isinstance(config, NoNormConfig):
-        return
-    compute_input = config.needs_computation()
-    compute_target = target_stacks is not None and config.target_needs_computation()
-    if not (compute_input or compute_target):
-        logger.debug("%s statistics already set; nothing to compute", config.name)
-        return
-    kind = check_kind(config.name)
-    lower = upper = None
-    if isinstance(config, QuantileConfig):
-        lower, upper = config.lower_quantiles, config.upper_quantiles
-    graphs = {}
-    if compute_input:
+    kind = check_kind(kind)
+    graphs: dict[bool, StatisticsGraph] = {}
+    if input_stacks is not None:
         graphs[False] = build_statistics_graph(
             input_stacks,
             kind,
             channels=channels,
-            per_channel=config.per_channel,
+            per_channel=per_channel,
             weights=weights,
-            lower_quantiles=lower,
-            upper_quantiles=upper,
+            lower_quantiles=lower_quantiles,
+            upper_quantiles=upper_quantiles,
         )
-    if compute_target and target_stacks is not None:
+    if target_stacks is not None:
         graphs[True] = build_statistics_graph(
             target_stacks,
             kind,
-            per_channel=config.per_channel,
+            per_channel=per_channel,
             weights=weights,
-            lower_quantiles=lower,
-            upper_quantiles=upper,
+            lower_quantiles=lower_quantiles,
+            upper_quantiles=upper_quantiles,
         )
-    results = _compute(*graphs.values(), progress=progress)
-    for target, statistics in zip(graphs, results, strict=True):
-        _write(config, statistics, target)
+    if not graphs:
+        return NormalizationStatistics()
+    results = dict(
+        zip(graphs, _compute(*graphs.values(), progress=progress), strict=True)
+    )
+    for target, statistics in results.items():
         logger.info(
             "computed %s statistics of the %s: %s and %s",
             kind,
             "targets" if target else "inputs",
             *statistics.pair,
         )
+    return NormalizationStatistics(inputs=results.get(False), targets=results.get(True))

@@ -8,7 +8,7 @@ when vectorized. Mean and std are row reductions in float32 and the entropy is
 summed in float64 in its own order; every region whose value lies within
 rounding distance of the threshold is decided again by ``filter_out`` on that
 region alone, so the decisions stay those of the reference's arithmetic (see
-:mod:`careamics_dask.graph._region_statistics`).
+:mod:`careamics_dask.graph.filters._region_statistics`).
 
 The filters are frozen dataclasses whose fields are the reference constructors'
 parameters, positional as there (not keyword-only).
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter, maximum_filter1d
 
-from careamics_dask.graph._region_statistics import (
+from careamics_dask.graph.filters._region_statistics import (
     ENTROPY_BAND,
     FLOAT32_BAND,
     decide_again,

@@ -18,21 +18,23 @@ from careamics_dask.config import (
     MeanStdPatchFilterConfig,
     ShannonPatchFilterConfig,
 )
-from careamics_dask.graph._filter_blocks import plan_block_chunks
-from careamics_dask.graph._region_statistics import region_entropies
+from careamics_dask.factory.filters import (
+    apply_background_filter,
+    build_background,
+    compute_background,
+    create_patch_filter,
+)
 from careamics_dask.graph.filters import (
     MaskPatchFilter,
     MaxPatchFilter,
     MeanStdPatchFilter,
     RegionFilter,
     ShannonPatchFilter,
-    apply_background_filter,
     background_weights,
-    build_background,
-    compute_background,
-    create_patch_filter,
     shannon_entropy,
 )
+from careamics_dask.graph.filters._blocks import plan_block_chunks
+from careamics_dask.graph.filters._region_statistics import region_entropies
 from careamics_dask.patching import RandomPatching, StratifiedPatching
 from careamics_dask.testing.laziness import raise_if_dask_computes
 

@@ -1,7 +1,8 @@
-"""Normalize and denormalize float32 batches with the statistics of a config.
+"""Normalize and denormalize float32 batches with given statistics.
 
-A :class:`Normalizer` is a small frozen value built on the client from a
-normalization config (:func:`create_normalizer`) and shipped into batch tasks. It
+A :class:`Normalizer` is a small frozen value built on the client from a scheme and
+its statistics (``build_normalizer``; the factory's ``create_normalizer`` reads
+them off a normalization config) and shipped into batch tasks. It
 reproduces the reference's ``MeanStdNormalization``, ``RangeNormalization`` (used by
 ``min_max`` and ``quantile``) and ``NoNormalization`` (``reference_semantics.md``
 §4.1-4.2), vectorized over a batch ``(B, C, [Z,] Y, X)``:
@@ -18,7 +19,7 @@ Differences from CAREamics
 --------------------------
 - Statistics are stored as tuples of float32-exact floats (hashable, comparable,
   stable under ``dask.base.tokenize``); the float32 arrays are made at apply time.
-- ``mean_std`` and ``min_max`` configs whose input statistics are missing raise a
+- ``mean_std`` and ``min_max`` schemes whose input statistics are missing raise a
   clear error here, as ``quantile`` does in the reference (the reference failed
   later with a ``TypeError`` on ``len(None)``).
 - :meth:`Normalizer.denormalize` works on NumPy arrays as well as torch tensors and
@@ -35,21 +36,24 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
+from careamics_dask.graph.transforms._normalize_arrays import (
+    as_float32,
+    broadcast_stats,
+    check_batch,
+    denormalize_tensor,
+    reshape_channels,
+    select_channels,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from careamics_dask.config import (
-        MeanStdConfig,
-        MinMaxConfig,
-        NoNormConfig,
-        QuantileConfig,
-    )
 
 __all__ = [
     "MEAN_STD_EPS",
     "RANGE_EPS",
+    "NormalizationName",
     "Normalizer",
-    "create_normalizer",
+    "broadcast_stats",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,99 +82,14 @@ _MISSING_TARGET: dict[str, str] = {
 }
 
 
-def _float32_tuple(values: Sequence[float] | Float32Array) -> tuple[float, ...]:
-    """Round values to float32 and return them as a tuple of Python floats."""
-    return tuple(float(v) for v in np.asarray(values, dtype=np.float32).ravel())
-
-
-def _loc_scale(
-    first: Sequence[float] | None, second: Sequence[float] | None, ranged: bool
-) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
-    """Turn a statistics pair into float32 ``(loc, scale)``, or ``(None, None)``.
-
-    For ranges, ``scale = max - min`` is computed in float32, as the reference does.
-    """
-    if first is None or second is None:
-        return None, None
-    loc = np.asarray(first, dtype=np.float32)
-    spread = np.asarray(second, dtype=np.float32)
-    if loc.shape != spread.shape:
-        raise ValueError(
-            "Normalization statistics come in pairs of equal length: expected "
-            f"{loc.size} values, got {spread.size}. Give as many values in both."
-        )
-    scale = spread - loc if ranged else spread
-    return _float32_tuple(loc), _float32_tuple(scale)
-
-
-def broadcast_stats(stats: Sequence[float], n_channels: int, name: str) -> list[float]:
-    """Repeat a length-1 statistics list over the channels, or check its length.
-
-    Parameters
-    ----------
-    stats : sequence of float
-        One global value or one value per channel.
-    n_channels : int
-        Number of channels of the array.
-    name : str
-        Name of the statistics, for the error message.
-
-    Returns
-    -------
-    list of float
-        ``n_channels`` values.
-
-    Raises
-    ------
-    ValueError
-        When the length is neither 1 nor ``n_channels``.
-
-    Examples
-    --------
-    >>> broadcast_stats([2.0], 3, "input_means")
-    [2.0, 2.0, 2.0]
-    """
-    if len(stats) == 1:
-        return list(stats) * n_channels
-    if len(stats) != n_channels:
-        raise ValueError(
-            f"Number of {name} ({len(stats)}) and number of channels "
-            f"({n_channels}) do not match."
-        )
-    return list(stats)
-
-
-def _reshape(values: Sequence[float], ndim: int) -> Float32Array:
-    """Return a float32 array shaped ``(1, C, 1, ...)`` for a batch of ``ndim``."""
-    shape = [1] * ndim
-    shape[1] = len(values)
-    return np.asarray(values, dtype=np.float32).reshape(shape)
-
-
-def _as_float32(array: npt.NDArray[Any], inplace: bool) -> Float32Array:
-    """Return a float32 array to write into: ``array`` itself when allowed."""
-    if inplace and array.dtype == np.float32 and array.flags.writeable:
-        return cast("Float32Array", array)
-    return array.astype(np.float32)
-
-
-def _check_batch(array: npt.NDArray[Any], what: str) -> None:
-    """Require a batch ``(B, C, Y, X)`` or ``(B, C, Z, Y, X)``."""
-    if array.ndim not in (4, 5):
-        raise ValueError(
-            f"Normalization of a {what} batch needs axes B C (Z) Y X: expected 4 or "
-            f"5 dimensions, got shape {array.shape}. Add the batch axis, or use the "
-            "patch methods for a single C(Z)YX patch."
-        )
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Normalizer:
     """Statistics and rules that normalize batches; picklable and hashable.
 
-    Build it with :func:`create_normalizer`. ``loc`` is the value subtracted (mean or
-    minimum) and ``scale`` the divisor before ``eps`` (standard deviation, or
-    ``max - min`` computed in float32), per channel or one global value.
+    Build it with :func:`~careamics_dask.graph.transforms.build_normalizer`.
+    ``loc`` is the value subtracted (mean or minimum) and ``scale`` the divisor
+    before ``eps`` (standard deviation, or ``max - min`` computed in float32), per
+    channel or one global value.
 
     Attributes
     ----------
@@ -189,8 +108,7 @@ class Normalizer:
 
     Examples
     --------
-    >>> from careamics_dask.config import MeanStdConfig
-    >>> norm = create_normalizer(MeanStdConfig(input_means=[2.0], input_stds=[4.0]))
+    >>> norm = Normalizer(name="mean_std", input_loc=(2.0,), input_scale=(4.0,))
     >>> x, _ = norm.normalize(np.full((1, 2, 4, 4), 6, dtype=np.uint16))
     >>> x.dtype, round(float(x[0, 1, 0, 0]), 4)
     (dtype('float32'), 1.0)
@@ -223,7 +141,7 @@ class Normalizer:
         if self.name != "none" and not self.input_loc:
             raise ValueError(
                 f"A {self.name} normalizer needs input statistics: expected at least "
-                "one value, got none. Build it with create_normalizer."
+                "one value, got none. Build it with build_normalizer."
             )
 
     @property
@@ -258,8 +176,10 @@ class Normalizer:
                 cast("tuple[float, ...]", self.target_scale),
             )
         loc_name, _ = self._stat_names(prefix)
-        loc_array = _reshape(broadcast_stats(loc, n_channels, loc_name), ndim)
-        scale_array = _reshape(broadcast_stats(scale, n_channels, loc_name), ndim)
+        loc_array = reshape_channels(broadcast_stats(loc, n_channels, loc_name), ndim)
+        scale_array = reshape_channels(
+            broadcast_stats(scale, n_channels, loc_name), ndim
+        )
         return loc_array, scale_array + np.float32(self.eps)
 
     def check_channels(
@@ -282,9 +202,8 @@ class Normalizer:
 
         Examples
         --------
-        >>> from careamics_dask.config import MinMaxConfig
-        >>> config = MinMaxConfig(input_mins=[0, 0], input_maxes=[1, 1])
-        >>> create_normalizer(config).check_channels(3)
+        >>> norm = Normalizer(name="min_max", input_loc=(0, 0), input_scale=(1, 1))
+        >>> norm.check_channels(3)
         Traceback (most recent call last):
         ...
         ValueError: Number of input_mins (2) and number of channels (3) do not match.
@@ -303,7 +222,7 @@ class Normalizer:
         self, array: npt.NDArray[Any], prefix: str, inplace: bool
     ) -> Float32Array:
         """Normalize one batch with the input or target statistics."""
-        out = _as_float32(array, inplace)
+        out = as_float32(array, inplace)
         if self.name == "none":
             return out
         loc, divisor = self._parameters(prefix, out.shape[1], out.ndim)
@@ -345,20 +264,19 @@ class Normalizer:
 
         Examples
         --------
-        >>> from careamics_dask.config import MinMaxConfig
-        >>> norm = create_normalizer(MinMaxConfig(input_mins=10, input_maxes=20))
+        >>> norm = Normalizer(name="min_max", input_loc=(10,), input_scale=(10,))
         >>> batch = np.array([10, 15, 30], np.float32).reshape(1, 1, 1, 3)
         >>> x, _ = norm.normalize(batch)
         >>> np.round(x.ravel(), 4).tolist()
         [0.0, 0.5, 2.0]
         """
-        _check_batch(batch_input, "input")
+        check_batch(batch_input, "input")
         norm_input = self._normalize_array(batch_input, "input", inplace)
         if batch_target is None:
             return norm_input, None
-        _check_batch(batch_target, "target")
+        check_batch(batch_target, "target")
         if self.skip_target or self.name == "none":
-            return norm_input, _as_float32(batch_target, inplace)
+            return norm_input, as_float32(batch_target, inplace)
         if self.target_loc is None:
             raise ValueError(_MISSING_TARGET[self.name])
         return norm_input, self._normalize_array(batch_target, "target", inplace)
@@ -393,8 +311,7 @@ class Normalizer:
 
         Examples
         --------
-        >>> from careamics_dask.config import NoNormConfig
-        >>> patch, _ = create_normalizer(NoNormConfig()).normalize_patch(
+        >>> patch, _ = Normalizer(name="none").normalize_patch(
         ...     np.ones((1, 2, 2), np.uint8))
         >>> patch.dtype, patch.shape
         (dtype('float32'), (1, 2, 2))
@@ -415,10 +332,12 @@ class Normalizer:
         scale = self.target_scale if use_target else self.input_scale
         loc, scale = cast("tuple[float, ...]", loc), cast("tuple[float, ...]", scale)
         if channels is not None and len(loc) != 1:
-            loc, scale = _select_channels(loc, scale, channels, n_channels, prefix)
+            loc, scale = select_channels(loc, scale, channels, n_channels, prefix)
         loc_name, _ = self._stat_names(prefix)
-        loc_array = _reshape(broadcast_stats(loc, n_channels, loc_name), ndim)
-        scale_array = _reshape(broadcast_stats(scale, n_channels, loc_name), ndim)
+        loc_array = reshape_channels(broadcast_stats(loc, n_channels, loc_name), ndim)
+        scale_array = reshape_channels(
+            broadcast_stats(scale, n_channels, loc_name), ndim
+        )
         if self.name == "mean_std":
             scale_array = scale_array + np.float32(MEAN_STD_EPS)
         return loc_array, scale_array
@@ -454,10 +373,9 @@ class Normalizer:
 
         Examples
         --------
-        >>> from careamics_dask.config import MinMaxConfig
-        >>> config = MinMaxConfig(input_mins=[0, 10], input_maxes=[1, 20])
+        >>> norm = Normalizer(name="min_max", input_loc=(0, 10), input_scale=(1, 10))
         >>> ones = np.ones((1, 1, 2, 2), np.float32)
-        >>> create_normalizer(config).denormalize(ones, channels=[1])[0, 0, 0, 0]
+        >>> norm.denormalize(ones, channels=[1])[0, 0, 0, 0]
         np.float32(20.0)
         """
         if self.skip_target:
@@ -476,143 +394,8 @@ class Normalizer:
             )
         loc, multiplier = self._denormalize_parameters(shape[1], len(shape), channels)
         if is_tensor:
-            return cast("ArrayT", _denormalize_tensor(array, loc, multiplier, torch))
+            return cast("ArrayT", denormalize_tensor(array, loc, multiplier, torch))
         out = np.asarray(array).astype(np.float32)
         np.multiply(out, multiplier, out=out)
         np.add(out, loc, out=out)
         return cast("ArrayT", out)
-
-
-def _select_channels(
-    loc: tuple[float, ...],
-    scale: tuple[float, ...],
-    channels: Sequence[int],
-    n_channels: int,
-    prefix: str,
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Pick the statistics of ``channels``, checking count and range."""
-    if len(channels) != n_channels:
-        raise ValueError(
-            "Channels to denormalize must match the channel axis: expected "
-            f"{n_channels} indices, got {list(channels)}. Give one index per channel."
-        )
-    bad = [c for c in channels if not 0 <= c < len(loc)]
-    if bad:
-        raise ValueError(
-            f"Channel indices must index the {len(loc)} {prefix} statistics: "
-            f"expected values in [0, {len(loc) - 1}], got {bad}. Fix `channels`."
-        )
-    return tuple(loc[c] for c in channels), tuple(scale[c] for c in channels)
-
-
-def _denormalize_tensor(
-    tensor: Any, loc: Float32Array, multiplier: Float32Array, torch: Any
-) -> Any:
-    """Apply ``x * multiplier + loc`` to a torch tensor, on its device, in float32."""
-    patch = tensor.to(dtype=torch.float32)
-    loc_tensor = torch.from_numpy(loc).to(patch.device)
-    multiplier_tensor = torch.from_numpy(multiplier).to(patch.device)
-    return patch * multiplier_tensor + loc_tensor
-
-
-def create_normalizer(
-    config: MeanStdConfig | MinMaxConfig | QuantileConfig | NoNormConfig,
-    *,
-    n_input_channels: int | None = None,
-    n_target_channels: int | None = None,
-) -> Normalizer:
-    """Build the :class:`Normalizer` of a normalization config.
-
-    Parameters
-    ----------
-    config : MeanStdConfig, MinMaxConfig, QuantileConfig or NoNormConfig
-        The config, with its input statistics set (computed or given).
-    n_input_channels : int or None, optional
-        When given, check now that the input statistics broadcast to it.
-    n_target_channels : int or None, optional
-        When given, check the target statistics (if any) likewise.
-
-    Returns
-    -------
-    Normalizer
-        The normalizer. Target statistics are dropped with ``skip_target``.
-
-    Raises
-    ------
-    ValueError
-        ``"Quantile values must be computed before creating the normalization
-        transform."`` (and the same rule for ``mean_std`` and ``min_max``) when the
-        input statistics are missing; ``"Unknown normalization strategy: {name}"``;
-        and the broadcast message when channel counts are given and do not match.
-
-    Examples
-    --------
-    >>> from careamics_dask.config import QuantileConfig
-    >>> create_normalizer(QuantileConfig())
-    Traceback (most recent call last):
-    ...
-    ValueError: Quantile values must be computed before creating the normalization ...
-    """
-    name: Any = getattr(config, "name", type(config).__name__)
-    if name == "none":
-        return Normalizer(name="none")
-    if name == "mean_std":
-        stats: tuple[Any, ...] = (
-            config.input_means,  # type: ignore[union-attr]
-            config.input_stds,  # type: ignore[union-attr]
-            config.target_means,  # type: ignore[union-attr]
-            config.target_stds,  # type: ignore[union-attr]
-        )
-        missing = "Mean and standard deviation values"
-    elif name == "min_max":
-        stats = (
-            config.input_mins,  # type: ignore[union-attr]
-            config.input_maxes,  # type: ignore[union-attr]
-            config.target_mins,  # type: ignore[union-attr]
-            config.target_maxes,  # type: ignore[union-attr]
-        )
-        missing = "Min and max values"
-    elif name == "quantile":
-        stats = (
-            config.input_lower_quantile_values,  # type: ignore[union-attr]
-            config.input_upper_quantile_values,  # type: ignore[union-attr]
-            config.target_lower_quantile_values,  # type: ignore[union-attr]
-            config.target_upper_quantile_values,  # type: ignore[union-attr]
-        )
-        missing = "Quantile values"
-    else:
-        raise ValueError(f"Unknown normalization strategy: {name}")
-    return _build(config, name, stats, missing, n_input_channels, n_target_channels)
-
-
-def _build(
-    config: Any,
-    name: NormalizationName,
-    stats: tuple[Any, ...],
-    missing: str,
-    n_input_channels: int | None,
-    n_target_channels: int | None,
-) -> Normalizer:
-    """Assemble and check the normalizer of a scheme with statistics."""
-    if stats[0] is None or stats[1] is None:
-        raise ValueError(
-            f"{missing} must be computed before creating the normalization transform."
-        )
-    ranged = name != "mean_std"
-    skip_target = bool(config.skip_target)
-    input_loc, input_scale = _loc_scale(stats[0], stats[1], ranged)
-    target_loc, target_scale = (
-        (None, None) if skip_target else _loc_scale(stats[2], stats[3], ranged)
-    )
-    normalizer = Normalizer(
-        name=name,
-        input_loc=cast("tuple[float, ...]", input_loc),
-        input_scale=cast("tuple[float, ...]", input_scale),
-        target_loc=target_loc,
-        target_scale=target_scale,
-        skip_target=skip_target,
-    )
-    if n_input_channels is not None:
-        normalizer.check_channels(n_input_channels, n_target_channels)
-    logger.debug("created %s normalizer", name)
-    return normalizer

@@ -12,18 +12,21 @@ from careamics_dask.config.patching import (
     TiledPatchingConfig,
     WholePatchingConfig,
 )
-from careamics_dask.patching.random import FixedRandomPatching, RandomPatching
-from careamics_dask.patching.sequential import SequentialPatching
-from careamics_dask.patching.stratified import StratifiedPatching
-from careamics_dask.patching.tiled import TiledPatching
-from careamics_dask.patching.whole import WholePatching
+from careamics_dask.patching import (
+    FixedRandomPatching,
+    RandomPatching,
+    SequentialPatching,
+    StratifiedPatching,
+    TiledPatching,
+    WholePatching,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pydantic import BaseModel
 
-    from careamics_dask.patching.strategy import PatchingStrategy
+    from careamics_dask.patching import PatchingStrategy
 
 __all__ = ["create_patching"]
 

@@ -11,6 +11,7 @@ from careamics_dask.config.patching import (
     TiledPatchingConfig,
     WholePatchingConfig,
 )
+from careamics_dask.factory.patching import create_patching
 from careamics_dask.patching import (
     FixedRandomPatching,
     RandomPatching,
@@ -18,7 +19,6 @@ from careamics_dask.patching import (
     StratifiedPatching,
     TiledPatching,
     WholePatching,
-    create_patching,
 )
 
 SHAPES = [(2, 1, 32, 32), (1, 1, 19, 37)]

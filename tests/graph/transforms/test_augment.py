@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 
 from careamics_dask.config import DataConfig, XYFlipConfig, XYRandomRotate90Config
-from careamics_dask.graph.augment import (
+from careamics_dask.factory.augmentations import (
     AugmentationLike,
-    XYFlip,
-    XYRandomRotate90,
     augment_batch,
     augment_patch,
     create_augmentations,
-    draw_uniforms,
 )
+from careamics_dask.graph.transforms import XYFlip, XYRandomRotate90, draw_uniforms
 
 N = 20_000
 TOLERANCE = 0.015  # > 4 standard errors of a proportion near 0.5 with N draws

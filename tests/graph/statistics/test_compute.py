@@ -21,13 +21,7 @@ from careamics_dask.config.normalization import (
     NoNormConfig,
     QuantileConfig,
 )
-from careamics_dask.graph._histogram import (
-    HistogramPlan,
-    bin_values,
-    merge_histograms,
-    plan_histogram,
-)
-from careamics_dask.graph._partials import PARTIAL_FIELDS
+from careamics_dask.factory.normalization import resolve_normalization
 from careamics_dask.graph.statistics import (
     HISTOGRAM_BINS,
     NO_DATA_MESSAGE,
@@ -35,8 +29,14 @@ from careamics_dask.graph.statistics import (
     StatisticsKind,
     build_statistics_graph,
     compute_statistics,
-    resolve_normalization,
 )
+from careamics_dask.graph.statistics._histogram import (
+    HistogramPlan,
+    bin_values,
+    merge_histograms,
+    plan_histogram,
+)
+from careamics_dask.graph.statistics._partials import PARTIAL_FIELDS
 from careamics_dask.loaders import open_images
 from careamics_dask.testing import raise_if_dask_computes
 

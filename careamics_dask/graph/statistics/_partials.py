@@ -4,11 +4,11 @@ A partial describes the weighted pixels of one channel of one block as a row of
 ``PARTIAL_FIELDS + n_bins`` float64 values: total weight, pixel count, weighted mean,
 weighted sum of squared deviations (``M2``), minimum, maximum, the histogram's bin
 scale and start, then an optional histogram (see
-:mod:`careamics_dask.graph._histogram`). Only pixels of positive weight count. An
-empty partial has weight 0, minimum ``inf`` and maximum ``-inf``. Partials merge
-exactly: means and ``M2`` by Chan's parallel formula (which sums squared deviations
-and never subtracts ``E[x]^2`` from ``E[x^2]``), float histograms by moving to
-coarser aligned bins, integer counts by addition.
+:mod:`careamics_dask.graph.statistics._histogram`). Only pixels of positive weight
+count. An empty partial has weight 0, minimum ``inf`` and maximum ``-inf``.
+Partials merge exactly: means and ``M2`` by Chan's parallel formula (which sums
+squared deviations and never subtracts ``E[x]^2`` from ``E[x^2]``), float
+histograms by moving to coarser aligned bins, integer counts by addition.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from dask.base import tokenize
 from dask.delayed import delayed
 
-from careamics_dask.graph._histogram import (
+from careamics_dask.graph.statistics._histogram import (
     HistogramPlan,
     bin_values,
     count_values,

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from careamics_dask.graph._filter_rules import RegionFilter
+    from careamics_dask.graph.filters._rules import RegionFilter
 
 __all__ = [
     "build_stack_background",
@@ -115,7 +115,7 @@ def evaluate_background_block(
 
     Examples
     --------
-    >>> from careamics_dask.graph._filter_rules import MaskPatchFilter
+    >>> from careamics_dask.graph.filters._rules import MaskPatchFilter
     >>> block = np.zeros((1, 6, 4), np.uint8)
     >>> block[0, 2:, :] = 1
     >>> evaluate_background_block(

@@ -15,13 +15,12 @@ from careamics_dask.config import (
     MeanStdPatchFilterConfig,
     ShannonPatchFilterConfig,
 )
+from careamics_dask.factory.filters import apply_background_filter, compute_background
 from careamics_dask.graph.filters import (
     MaskPatchFilter,
     MaxPatchFilter,
     MeanStdPatchFilter,
     ShannonPatchFilter,
-    apply_background_filter,
-    compute_background,
     shannon_entropy,
 )
 from careamics_dask.patching import StratifiedPatching

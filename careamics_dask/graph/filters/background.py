@@ -12,7 +12,7 @@ Differences from CAREamics
 --------------------------
 - One pass over the pixels, chunk by chunk, instead of one extraction per region.
 - Decisions are those of the reference's ``filter_out`` on the same float32
-  regions (see :mod:`careamics_dask.graph._filter_rules`); the progress bar is
+  regions (see :mod:`careamics_dask.graph.filters._rules`); the progress bar is
   Dask's, on local schedulers, and off by default.
 """
 
@@ -20,32 +20,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from dask.base import compute
 
-from careamics_dask.config.patch_filter import (
-    MaskPatchFilterConfig,
-    MaxPatchFilterConfig,
-    MeanStdPatchFilterConfig,
-    ShannonPatchFilterConfig,
-)
-from careamics_dask.graph._filter_blocks import (
+from careamics_dask.graph.filters._blocks import (
     build_stack_background,
     grid_shape,
     reference_channel,
     shape_of,
 )
-from careamics_dask.graph._filter_rules import (
+from careamics_dask.graph.filters._region_statistics import shannon_entropy
+from careamics_dask.graph.filters._rules import (
     MaskPatchFilter,
     MaxPatchFilter,
     MeanStdPatchFilter,
     RegionFilter,
     ShannonPatchFilter,
 )
-from careamics_dask.graph._region_statistics import shannon_entropy
 from careamics_dask.patching import StratifiedPatching
 
 if TYPE_CHECKING:
@@ -53,9 +48,8 @@ if TYPE_CHECKING:
 
     import dask.array as da
 
-    from careamics_dask.config.patch_filter import PatchFilterConfig
-
 __all__ = [
+    "BackgroundFilter",
     "MaskPatchFilter",
     "MaxPatchFilter",
     "MeanStdPatchFilter",
@@ -65,7 +59,6 @@ __all__ = [
     "background_weights",
     "build_background",
     "compute_background",
-    "create_patch_filter",
     "shannon_entropy",
 ]
 
@@ -74,9 +67,34 @@ logger = logging.getLogger(__name__)
 BoolArray = npt.NDArray[np.bool_]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackgroundFilter:
+    """A background filter: its region rule, the channel it reads, its weight.
+
+    Attributes
+    ----------
+    rule : RegionFilter
+        Decides which regions are background.
+    ref_channel : int
+        The channel of the stacks the rule reads (before any ``channels``
+        selection).
+    filtered_patch_prob : float
+        The weight of a background region, in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> BackgroundFilter(rule=MaskPatchFilter(0.25)).ref_channel
+    0
+    """
+
+    rule: RegionFilter
+    ref_channel: int = 0
+    filtered_patch_prob: float = 0.1
+
+
 def build_background(
     stacks: Sequence[Any],
-    filter_config: PatchFilterConfig | MaskPatchFilterConfig,
+    background_filter: BackgroundFilter,
     patch_size: Sequence[int],
     *,
     grid_shapes: Sequence[Sequence[int]] | None = None,
@@ -87,7 +105,7 @@ def build_background(
     ----------
     stacks : sequence of xarray.DataArray, dask.array.Array or numpy.ndarray
         Image stacks ``S C (Z) Y X`` (mask stacks for a mask filter).
-    filter_config : PatchFilterConfig or MaskPatchFilterConfig
+    background_filter : BackgroundFilter
         The filter; ``ref_channel`` indexes the stacks' channels.
     patch_size : sequence of int
         The patch size ``(Z,) Y, X``; regions are twice as large.
@@ -109,16 +127,16 @@ def build_background(
 
     Examples
     --------
-    >>> from careamics_dask.config import MaskPatchFilterConfig
     >>> mask = np.zeros((1, 1, 8, 8), bool)
     >>> mask[..., 4:, 4:] = True
-    >>> (lazy,) = build_background([mask], MaskPatchFilterConfig(), [2, 2])
+    >>> mask_filter = BackgroundFilter(rule=MaskPatchFilter(0.25))
+    >>> (lazy,) = build_background([mask], mask_filter, [2, 2])
     >>> lazy.shape
     (1, 4, 4)
     >>> lazy.compute()[0].astype(int).tolist()
     [[1, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
     """
-    patch_filter = create_patch_filter(filter_config)
+    patch_filter = background_filter.rule
     patch = tuple(int(p) for p in patch_size)
     if grid_shapes is not None and len(grid_shapes) != len(stacks):
         raise ValueError(
@@ -127,7 +145,7 @@ def build_background(
         )
     result = []
     for index, stack in enumerate(stacks):
-        pixels = reference_channel(stack, filter_config.ref_channel, patch, index)
+        pixels = reference_channel(stack, background_filter.ref_channel, patch, index)
         grid = grid_shape(shape_of(pixels)[1:], patch, grid_shapes, index)
         result.append(build_stack_background(pixels, patch_filter, patch, grid))
     return result
@@ -135,7 +153,7 @@ def build_background(
 
 def compute_background(
     stacks: Sequence[Any],
-    filter_config: PatchFilterConfig | MaskPatchFilterConfig,
+    background_filter: BackgroundFilter,
     patch_size: Sequence[int],
     *,
     grid_shapes: Sequence[Sequence[int]] | None = None,
@@ -147,7 +165,7 @@ def compute_background(
     ----------
     stacks : sequence of xarray.DataArray, dask.array.Array or numpy.ndarray
         Image stacks ``S C (Z) Y X`` (mask stacks for a mask filter).
-    filter_config : PatchFilterConfig or MaskPatchFilterConfig
+    background_filter : BackgroundFilter
         The filter.
     patch_size : sequence of int
         The patch size ``(Z,) Y, X``.
@@ -168,14 +186,15 @@ def compute_background(
 
     Examples
     --------
-    >>> from careamics_dask.config import MaxPatchFilterConfig
     >>> image = np.zeros((2, 1, 4, 4), np.uint8)
     >>> image[1, 0, :2, :2] = 9
-    >>> config = MaxPatchFilterConfig(threshold=5)
-    >>> compute_background([image], config, [2, 2])[0][:, 0].tolist()
+    >>> max_filter = BackgroundFilter(rule=MaxPatchFilter(5, 0.25))
+    >>> compute_background([image], max_filter, [2, 2])[0][:, 0].tolist()
     [[True, True], [False, True]]
     """
-    lazy = build_background(stacks, filter_config, patch_size, grid_shapes=grid_shapes)
+    lazy = build_background(
+        stacks, background_filter, patch_size, grid_shapes=grid_shapes
+    )
     bar: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if progress:
         from dask.diagnostics.progress import ProgressBar
@@ -224,13 +243,13 @@ def background_weights(
 def apply_background_filter(
     stratified_patching: StratifiedPatching,
     stacks: Sequence[Any],
-    filter_config: PatchFilterConfig | MaskPatchFilterConfig,
+    background_filter: BackgroundFilter,
     *,
     progress: bool = False,
 ) -> int:
     """Down-weight the background regions of a stratified patching (in place).
 
-    Background regions get weight ``filter_config.filtered_patch_prob``; the
+    Background regions get weight ``background_filter.filtered_patch_prob``; the
     others keep theirs. As in the reference, a later filter (the mask filter
     after the patch filter) overwrites the weight of the regions it finds, it does
     not multiply. The weights are set in one call of
@@ -246,7 +265,7 @@ def apply_background_filter(
     stacks : sequence of xarray.DataArray, dask.array.Array or numpy.ndarray
         The input stacks, or the mask stacks for a mask filter, in the patching's
         order; regions follow the patching's grid.
-    filter_config : PatchFilterConfig or MaskPatchFilterConfig
+    background_filter : BackgroundFilter
         The filter.
     progress : bool, default False
         Show Dask's progress bar (local schedulers only).
@@ -265,12 +284,11 @@ def apply_background_filter(
 
     Examples
     --------
-    >>> from careamics_dask.config import MeanStdPatchFilterConfig
     >>> image = np.zeros((1, 1, 64, 64), np.float32)
     >>> image[..., :40] = 1.0
     >>> patching = StratifiedPatching([image.shape], [32, 32], seed=0)
-    >>> config = MeanStdPatchFilterConfig(mean_threshold=0.2)
-    >>> apply_background_filter(patching, [image], config)
+    >>> mean_filter = BackgroundFilter(rule=MeanStdPatchFilter(0.2, None))
+    >>> apply_background_filter(patching, [image], mean_filter)
     2
     >>> patching.region_weights.tolist(), patching.n_patches
     ([1.0, 0.1, 1.0, 0.1], 3)
@@ -292,14 +310,14 @@ def apply_background_filter(
     patch = stratified_patching.patch_size
     grids = [((np.asarray(s[2:]) + 1) // patch).tolist() for s in shapes]
     background = compute_background(
-        stacks, filter_config, patch.tolist(), grid_shapes=grids, progress=progress
+        stacks, background_filter, patch.tolist(), grid_shapes=grids, progress=progress
     )
     found = np.concatenate(
         [np.zeros(0, np.bool_), *(b.reshape(-1) for b in background)]
     )
     old = stratified_patching.n_patches
     weights = np.array(stratified_patching.region_weights)
-    weights[found] = filter_config.filtered_patch_prob
+    weights[found] = background_filter.filtered_patch_prob
     stratified_patching.set_all_region_weights(weights)
     n_found = int(found.sum())
     logger.info(
@@ -310,45 +328,3 @@ def apply_background_filter(
         old,
     )
     return n_found
-
-
-def create_patch_filter(
-    config: PatchFilterConfig | MaskPatchFilterConfig,
-) -> RegionFilter:
-    """Return the filter a filter config describes.
-
-    Parameters
-    ----------
-    config : MaxPatchFilterConfig, MeanStdPatchFilterConfig, ShannonPatchFilterConfig
-        or MaskPatchFilterConfig
-        The config; the mask config is accepted too (the reference builds its
-        filter directly).
-
-    Returns
-    -------
-    RegionFilter
-        The filter.
-
-    Raises
-    ------
-    ValueError
-        When the config is of no known kind.
-
-    Examples
-    --------
-    >>> create_patch_filter(MaxPatchFilterConfig(threshold=0.5, coverage=0.125))
-    MaxPatchFilter(threshold=0.5, coverage=0.125)
-    """
-    if isinstance(config, MaxPatchFilterConfig):
-        return MaxPatchFilter(config.threshold, config.coverage)
-    if isinstance(config, MeanStdPatchFilterConfig):
-        return MeanStdPatchFilter(config.mean_threshold, config.std_threshold)
-    if isinstance(config, ShannonPatchFilterConfig):
-        return ShannonPatchFilter(config.threshold)
-    if isinstance(config, MaskPatchFilterConfig):
-        return MaskPatchFilter(config.coverage)
-    raise ValueError(
-        f"Unknown filter name: {config}. Expected a MaxPatchFilterConfig ('max'), "
-        "MeanStdPatchFilterConfig ('mean_std'), ShannonPatchFilterConfig ('shannon') "
-        "or MaskPatchFilterConfig ('mask')."
-    )

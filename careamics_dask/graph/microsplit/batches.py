@@ -17,7 +17,7 @@ principal patch table, like every batch task, and builds for each row:
 
 Every random number (the uncorrelated decision, the mixing weights, the other
 channels' rows) is a counter-based draw keyed by ``(seed, epoch, global patch
-index)`` (:func:`~careamics_dask.graph.augment.draw_uniforms`; epoch 0 outside
+index)`` (:func:`~careamics_dask.graph.transforms.draw_uniforms`; epoch 0 outside
 training, so validation patches do not change), so a patch is the same in any
 batch, on any worker, in any order: ``dataset[i]``, ``batch``, ``to_dask`` and
 ``BatchStream`` agree.
@@ -35,39 +35,30 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-import dask.array as da
 import numpy as np
 import numpy.typing as npt
-import xarray as xr
-from dask.delayed import delayed
 
 from careamics_dask.graph._tensorstore_reads import CHUNK_CACHE_BYTES
-from careamics_dask.graph.augment import augment_batch, draw_uniforms
-from careamics_dask.graph.batch import batch_part, build_batch, read_patches
-from careamics_dask.graph.lateral_context import read_lateral_contexts
+from careamics_dask.graph.batch import read_patches
+from careamics_dask.graph.microsplit.lateral_context import read_lateral_contexts
+from careamics_dask.graph.microsplit.locations import ChannelLocations, epoch_table
 from careamics_dask.graph.stacks import PatchReader
+from careamics_dask.graph.transforms.augment import augment_batch
+from careamics_dask.graph.transforms.draws import draw_uniforms
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from careamics_dask.config.microsplit import PaddingMode
-    from careamics_dask.graph.augment import SpatialAugmentation
-    from careamics_dask.graph.normalize import Normalizer
+    from careamics_dask.graph.microsplit.windows import PaddingMode
     from careamics_dask.graph.stacks import StackSource
+    from careamics_dask.graph.transforms.normalize import Normalizer
+    from careamics_dask.graph.transforms.spatial import SpatialAugmentation
     from careamics_dask.patching import PatchingStrategy, PatchTable
 
-__all__ = [
-    "ChannelLocations",
-    "MicroSplitMode",
-    "MicroSplitPlan",
-    "epoch_table",
-    "statistics_stacks",
-]
+__all__ = ["MicroSplitMode", "MicroSplitPlan"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,74 +66,9 @@ MicroSplitMode = Literal["multiplexed", "independent", "paired", "predicting"]
 """The reference's training modes i, ii and iii, and prediction."""
 
 _DRAW_KEY = 0x6D73706C  # "mspl": the stream of MicroSplit draws (never an aug index)
-_TABLE_LOCK = threading.Lock()
-_TABLES: OrderedDict[tuple[int, int], tuple[object, PatchTable]] = OrderedDict()
-_MAX_TABLES = 8
 
 Int64Array = npt.NDArray[np.int64]
 Float32Array = npt.NDArray[np.float32]
-
-
-def epoch_table(strategy: PatchingStrategy, epoch: int) -> PatchTable:
-    """Return a strategy's table of one epoch, cached per process, thread-safe.
-
-    Parameters
-    ----------
-    strategy : PatchingStrategy
-        A strategy the caller owns (plans hold private copies).
-    epoch : int
-        The epoch.
-
-    Returns
-    -------
-    PatchTable
-        ``strategy.table(epoch)``.
-
-    Examples
-    --------
-    >>> from careamics_dask.patching import RandomPatching
-    >>> patching = RandomPatching([(1, 1, 32, 32)], [16, 16], seed=1)
-    >>> epoch_table(patching, 3) == patching.table(3)
-    True
-    """
-    key = (id(strategy), int(epoch))
-    with _TABLE_LOCK:
-        hit = _TABLES.get(key)
-        if hit is not None and hit[0] is strategy:
-            _TABLES.move_to_end(key)
-            return hit[1]
-        table = strategy.table(int(epoch))
-        _TABLES[key] = (strategy, table)
-        while len(_TABLES) > _MAX_TABLES:
-            _TABLES.popitem(last=False)
-    return table
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChannelLocations:
-    """Where each channel of each patch of a batch comes from, and its weight.
-
-    Attributes
-    ----------
-    data_idx, sample_idx : numpy.ndarray
-        ``(n_channels, B)`` stack and sample of every channel (stack indices of
-        that channel's own source in the independent mode).
-    coords : numpy.ndarray
-        ``(n_channels, B, ndim)`` patch starts.
-    uncorrelated : numpy.ndarray
-        ``(B,)`` bool: the channels come from different locations.
-    alphas : numpy.ndarray
-        ``(B, n_channels)`` float64 mixing weights.
-    principal : int
-        The channel whose location is the table row.
-    """
-
-    data_idx: Int64Array
-    sample_idx: Int64Array
-    coords: Int64Array
-    uncorrelated: npt.NDArray[np.bool_]
-    alphas: npt.NDArray[np.float64]
-    principal: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,7 +120,7 @@ class MicroSplitPlan:
 
     Examples
     --------
-    >>> from careamics_dask.graph.normalize import Normalizer
+    >>> from careamics_dask.graph.transforms.normalize import Normalizer
     >>> from careamics_dask.graph.stacks import StackSource
     >>> from careamics_dask.patching import PatchTable
     >>> data = np.stack([np.full((1, 32, 32), 2.0), np.full((1, 32, 32), 4.0)], 1)
@@ -466,92 +392,3 @@ class MicroSplitPlan:
             self.padding_mode,
             channels,
         )
-
-
-def statistics_stacks(
-    plan: MicroSplitPlan, table: PatchTable, token: str, *, chunk: int = 64
-) -> tuple[list[xr.DataArray], list[xr.DataArray] | None]:
-    """Return an epoch's principal inputs and targets as lazy stacks (for statistics).
-
-    The reference computes MicroSplit statistics on one epoch of the dataset's own
-    patches, on the native-scale input plane. Here those patches are lazy Dask
-    blocks of up to ``chunk`` patches (one task each, built with a one-plane copy
-    of ``plan`` that is neither normalized nor augmented), wrapped as ``S C (Z) Y
-    X`` stacks that the statistics reductions consume like image stacks.
-
-    Parameters
-    ----------
-    plan : MicroSplitPlan
-        The dataset's plan (its normalizer and augmentations are not used).
-    table : PatchTable
-        The epoch's patch table (epoch 0).
-    token : str
-        Unique name part of the tasks.
-    chunk : int, default 64
-        Patches per task.
-
-    Returns
-    -------
-    tuple of (list of xarray.DataArray, list of xarray.DataArray or None)
-        One input stack ``(N, 1, ...)`` per patch size, and the target stacks
-        ``(N, C, ...)`` (None when predicting).
-
-    Examples
-    --------
-    >>> from careamics_dask.graph.normalize import Normalizer
-    >>> from careamics_dask.graph.stacks import StackSource
-    >>> from careamics_dask.patching import TiledPatching
-    >>> data = np.ones((1, 1, 32, 32))
-    >>> source = StackSource(source="array", shape=data.shape, dtype="float64",
-    ...     data=data)
-    >>> plan = MicroSplitPlan(mode="predicting", groups=((source,),),
-    ...     normalizer=Normalizer(name="none"), multiscale_count=3)
-    >>> table = TiledPatching([data.shape], [16, 16], [4, 4]).table()
-    >>> inputs, targets = statistics_stacks(plan, table, "doc")
-    >>> inputs[0].shape, targets
-    ((9, 1, 16, 16), None)
-    """
-    from careamics_dask.graph.normalize import Normalizer
-
-    raw = replace(
-        plan, multiscale_count=1, normalizer=Normalizer(name="none"), augmentations=()
-    )
-    shared = delayed(raw, pure=True, traverse=False)
-    sizes = [tuple(int(v) for v in row) for row in table.patch_size]
-    parts: dict[tuple[int, ...], tuple[list[da.Array], list[da.Array]]] = {}
-    start = 0
-    while start < len(table):
-        stop = start + 1
-        while (
-            stop < len(table) and stop - start < chunk and sizes[stop] == sizes[start]
-        ):
-            stop += 1
-        indices = np.arange(start, stop, dtype=np.int64)
-        task = delayed(build_batch, pure=True, traverse=False)(
-            shared,
-            table.take(indices),
-            indices,
-            0,
-            dask_key_name=f"careamics-microsplit-statistics-{token}-{start}",
-        )
-        inputs, targets = parts.setdefault(sizes[start], ([], []))
-        shape = (stop - start, 1, *sizes[start])
-        inputs.append(
-            da.from_delayed(delayed(batch_part)(task, 0), shape, dtype=np.float32)
-        )
-        if plan.n_targets:
-            shape = (stop - start, plan.n_targets, *sizes[start])
-            targets.append(
-                da.from_delayed(delayed(batch_part)(task, 1), shape, dtype=np.float32)
-            )
-        start = stop
-    dims = ("S", "C", "Z", "Y", "X")[:2] + ("Z", "Y", "X")[-table.ndim :]
-    input_stacks = [
-        xr.DataArray(da.concatenate(blocks), dims=dims) for blocks, _ in parts.values()
-    ]
-    if not plan.n_targets:
-        return input_stacks, None
-    target_stacks = [
-        xr.DataArray(da.concatenate(blocks), dims=dims) for _, blocks in parts.values()
-    ]
-    return input_stacks, target_stacks

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zarr
 
-from careamics_dask.graph.lateral_context import (
+from careamics_dask.graph.microsplit import (
     context_bounds,
     downscale,
     extract_lateral_context,

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from careamics_dask.graph._histogram import (
+from careamics_dask.graph.statistics._histogram import (
     HistogramPlan,
     exact_quantile,
     histogram_quantile,
 )
-from careamics_dask.graph._partials import (
+from careamics_dask.graph.statistics._input import NO_DATA_MESSAGE, StatisticsKind
+from careamics_dask.graph.statistics._partials import (
     COUNT,
     HISTOGRAM,
     M2,
@@ -25,12 +26,16 @@ from careamics_dask.graph._partials import (
     WEIGHT,
     merge_partials,
 )
-from careamics_dask.graph._statistics_input import NO_DATA_MESSAGE, StatisticsKind
 
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["Statistics", "StatisticsGraph", "widen_constant"]
+__all__ = [
+    "NormalizationStatistics",
+    "Statistics",
+    "StatisticsGraph",
+    "widen_constant",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -220,3 +225,24 @@ class StatisticsGraph:
             scale, start = int(row[SCALE]), int(row[START])
             return histogram_quantile(low, high, scale, start, counts, n_pixels, level)
         return exact_quantile(counts, offset, n_pixels, level)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NormalizationStatistics:
+    """The statistics of a dataset's inputs and targets, as computed together.
+
+    Attributes
+    ----------
+    inputs : Statistics or None
+        The statistics of the inputs; ``None`` when they were not computed.
+    targets : Statistics or None
+        The statistics of the targets; ``None`` when they were not computed.
+
+    Examples
+    --------
+    >>> NormalizationStatistics().inputs is None
+    True
+    """
+
+    inputs: Statistics | None = None
+    targets: Statistics | None = None

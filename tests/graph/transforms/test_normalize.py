@@ -18,11 +18,8 @@ from careamics_dask.config import (
     NoNormConfig,
     QuantileConfig,
 )
-from careamics_dask.graph.normalize import (
-    Normalizer,
-    broadcast_stats,
-    create_normalizer,
-)
+from careamics_dask.factory.normalization import create_normalizer
+from careamics_dask.graph.transforms import Normalizer, broadcast_stats
 
 # --- the reference's per-patch transforms (reference_semantics.md §4.1-4.2) -------
 
