@@ -54,7 +54,7 @@ from careamics_dask.graph.statistics._input import (
     resolve_levels,
     stack_pixels,
 )
-from careamics_dask.graph.statistics._partials import reduce_partials, reduce_stack
+from careamics_dask.graph.statistics._reduction import reduce_partials, reduce_stack
 from careamics_dask.graph.statistics._result import (
     NormalizationStatistics,
     Statistics,

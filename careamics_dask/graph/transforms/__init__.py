@@ -7,6 +7,7 @@ them from a configuration is the factory's job.
 from __future__ import annotations
 
 from careamics_dask.graph.transforms._build_normalizer import build_normalizer
+from careamics_dask.graph.transforms._normalize_arrays import broadcast_stats
 from careamics_dask.graph.transforms.augment import (
     augment_batch,
     augment_patch,
@@ -18,7 +19,6 @@ from careamics_dask.graph.transforms.normalize import (
     RANGE_EPS,
     NormalizationName,
     Normalizer,
-    broadcast_stats,
 )
 from careamics_dask.graph.transforms.spatial import (
     SpatialAugmentation,

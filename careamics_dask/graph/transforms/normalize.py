@@ -28,7 +28,6 @@ Differences from CAREamics
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -53,10 +52,7 @@ __all__ = [
     "RANGE_EPS",
     "NormalizationName",
     "Normalizer",
-    "broadcast_stats",
 ]
-
-logger = logging.getLogger(__name__)
 
 MEAN_STD_EPS = 1e-6
 """Added to the standard deviation, in the forward pass and in ``denormalize``."""
