@@ -25,6 +25,7 @@ from careamics_dask.factory.filters import (
     create_patch_filter,
 )
 from careamics_dask.graph.filters import (
+    BackgroundFilter,
     MaskPatchFilter,
     MaxPatchFilter,
     MeanStdPatchFilter,
@@ -33,6 +34,10 @@ from careamics_dask.graph.filters import (
     background_weights,
     shannon_entropy,
 )
+from careamics_dask.graph.filters import (
+    apply_background_filter as graph_apply_background_filter,
+)
+from careamics_dask.graph.filters import compute_background as graph_compute_background
 from careamics_dask.graph.filters._blocks import plan_block_chunks
 from careamics_dask.graph.filters._region_statistics import region_entropies
 from careamics_dask.patching import RandomPatching, StratifiedPatching
@@ -492,3 +497,26 @@ def test_apply_background_filter_errors() -> None:
         apply_background_filter(patching, [image[:1]], config)
     with pytest.raises(ValueError, match="do not match the patching's stacks"):
         apply_background_filter(patching, [image, image], config)
+
+
+# --- plain background filters -----------------------------------------------------
+
+
+def test_background_filter_is_a_plain_value() -> None:
+    image = np.zeros((1, 2, 32, 32), np.float32)
+    image[0, 1, :16] = 5.0
+    plain = BackgroundFilter(
+        rule=MaxPatchFilter(1.0, 0.25), ref_channel=1, filtered_patch_prob=0.5
+    )
+    (found,) = graph_compute_background([image], plain, [8, 8])
+    assert found.shape == (1, 4, 4)
+    assert not found[0, :2].any()
+    assert found[0, 2:].all()
+    patching = StratifiedPatching([image.shape], [8, 8], seed=0)
+    assert graph_apply_background_filter(patching, [image], plain) == int(found.sum())
+    weights = np.asarray(patching.region_weights).reshape(found.shape)
+    np.testing.assert_array_equal(weights, np.where(found, 0.5, 1.0))
+    with pytest.raises(ValueError, match="reference channel out of range"):
+        graph_compute_background(
+            [image], BackgroundFilter(rule=MaskPatchFilter(0.5), ref_channel=2), [8, 8]
+        )

@@ -12,9 +12,7 @@ from careamics_dask.graph.microsplit import (
     downscale,
     extract_lateral_context,
     lateral_context,
-    padded_indices,
     read_window,
-    window_boxes,
     window_of,
 )
 from careamics_dask.graph.stacks import PatchReader, StackSource
@@ -29,33 +27,6 @@ def _reader(image: np.ndarray) -> PatchReader:
         source="array", shape=image.shape, dtype=str(image.dtype), data=image
     )
     return PatchReader([source])
-
-
-@pytest.mark.parametrize("mode", ["reflect", "wrap"])
-def test_padded_indices_follow_numpy_pad(mode: str) -> None:
-    for _ in range(200):
-        length = int(RNG.integers(1, 12))
-        lo = int(RNG.integers(0, length))
-        hi = int(RNG.integers(lo + 1, length + 1))
-        before, after = (int(v) for v in RNG.integers(0, 30, 2))
-        expected = np.pad(np.arange(lo, hi), (before, after), mode=mode)  # type: ignore[call-overload]
-        got = padded_indices(lo - before, hi - lo + before + after, (lo, hi), mode)  # type: ignore[arg-type]
-        np.testing.assert_array_equal(got, expected)
-
-
-def test_padded_indices_rejects_unknown_mode() -> None:
-    with pytest.raises(ValueError, match="expected 'reflect' or 'wrap'"):
-        padded_indices(0, 4, (0, 4), "edge")  # type: ignore[arg-type]
-
-
-def test_window_and_bounds() -> None:
-    assert window_of((10, 20), (8, 8), 1) == ((10, 20), (8, 8))
-    assert window_of((10, 20), (8, 8), 3) == ((-2, 8), (32, 32))
-    # the reference's context window is twice the largest scale, clipped
-    assert context_bounds((10, 20), (8, 8), 3, (40, 100)) == ((0, 40), (0, 56))
-    assert window_boxes((-2, 0), (4, 4), ((0, 8), (0, 8)), "reflect") == [
-        ((0, 3), (0, 4))
-    ]
 
 
 @pytest.mark.parametrize("mode", ["reflect", "wrap"])

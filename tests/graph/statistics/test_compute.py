@@ -25,9 +25,11 @@ from careamics_dask.factory.normalization import resolve_normalization
 from careamics_dask.graph.statistics import (
     HISTOGRAM_BINS,
     NO_DATA_MESSAGE,
+    NormalizationStatistics,
     RegionWeights,
     StatisticsKind,
     build_statistics_graph,
+    compute_normalization_statistics,
     compute_statistics,
 )
 from careamics_dask.graph.statistics._histogram import (
@@ -674,3 +676,26 @@ def test_non_finite_pixels_raise() -> None:
     data[0, 0, 2, 2] = np.inf
     with pytest.raises(ValueError, match="Statistics not finite"):
         compute_statistics([make_stack(data, (1, 1, 4, 4))], "quantile")
+
+
+# --- compute_normalization_statistics --------------------------------------------
+
+
+def test_normalization_statistics_are_returned_not_written() -> None:
+    inputs = make_stack(RNG.normal(0, 1, (1, 2, 16, 16)), (1, 1, 8, 8))
+    targets = make_stack(RNG.normal(5, 2, (1, 1, 16, 16)), (1, 1, 8, 8))
+    counting = CountingScheduler()
+    with dask.config.set(scheduler=counting):
+        result = compute_normalization_statistics(
+            "mean_std", [inputs], [targets], channels=[1]
+        )
+    assert counting.calls == 1  # inputs and targets in one compute
+    assert isinstance(result, NormalizationStatistics)
+    assert result.inputs == compute_statistics([inputs], "mean_std", channels=[1])
+    assert result.targets == compute_statistics([targets], "mean_std")
+    only_targets = compute_normalization_statistics("min_max", None, [targets])
+    assert only_targets.inputs is None
+    assert only_targets.targets is not None
+    assert compute_normalization_statistics("quantile", None) == (
+        NormalizationStatistics()
+    )
