@@ -9,6 +9,8 @@ epoch, one task per batch (:meth:`CareamicsDataset.to_dask`).
 
 from __future__ import annotations
 
+from careamics_dask.factory.augmentations import create_augmentations
+from careamics_dask.factory.components import DatasetComponents, resolve_components
 from careamics_dask.factory.constraints import ModelConstraints, UNetConstraints
 from careamics_dask.factory.containers import PredData, TrainValData, TrainValSplitData
 from careamics_dask.factory.create import (
@@ -34,12 +36,18 @@ from careamics_dask.factory.microsplit import (
     create_microsplit_dataset,
     create_microsplit_pred_dataset,
 )
+from careamics_dask.factory.normalization import (
+    create_normalizer,
+    resolve_normalization,
+)
+from careamics_dask.factory.patching import create_patching
 from careamics_dask.factory.region_data import Batch, ImageRegionData
 from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
 
 __all__ = [
     "Batch",
     "CareamicsDataset",
+    "DatasetComponents",
     "ImageRegionData",
     "ImageStackLoading",
     "IndependentTargets",
@@ -55,14 +63,19 @@ __all__ = [
     "TrainValData",
     "TrainValSplitData",
     "UNetConstraints",
+    "create_augmentations",
     "create_dataset",
     "create_microsplit_dataset",
     "create_microsplit_pred_dataset",
+    "create_normalizer",
+    "create_patching",
     "create_pred_dataset",
     "create_train_dataset",
     "create_train_val_datasets",
     "create_val_split_datasets",
     "init_patch_extractor",
+    "resolve_components",
+    "resolve_normalization",
     "select_image_stack_loader",
     "select_patch_extractor_type",
 ]

@@ -16,8 +16,8 @@ from careamics_dask.factory.extractors import (
     select_image_stack_loader,
     select_patch_extractor_type,
 )
+from careamics_dask.factory.patching import create_patching
 from careamics_dask.loaders.pairs import validate_stack_pair
-from careamics_dask.patching.factory import create_patching
 from careamics_dask.patching.stratified import StratifiedPatching
 from careamics_dask.patching.val_split import create_val_split
 
@@ -187,7 +187,7 @@ def _require_stratified(patching: object, what: str, config: DataConfig) -> None
 
 
 def _filter(patching: Any, extractor: PatchExtractor, filter_config: Any) -> None:
-    from careamics_dask.graph.filters import apply_background_filter
+    from careamics_dask.factory.filters import apply_background_filter
 
     apply_background_filter(patching, extractor.image_stacks, filter_config)
 

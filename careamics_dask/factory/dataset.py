@@ -11,16 +11,13 @@ import numpy as np
 from dask.base import tokenize
 from dask.delayed import delayed
 
-from careamics_dask.config.support import Mode
+from careamics_dask.factory.components import resolve_components
 from careamics_dask.factory.region_data import Batch, ImageRegionData
 from careamics_dask.factory.validation import (
     statistics_weights,
     validate_shapes_against_patching,
 )
-from careamics_dask.graph.augment import create_augmentations
 from careamics_dask.graph.batch import BatchPlan, batch_part, build_batch
-from careamics_dask.graph.normalize import create_normalizer
-from careamics_dask.graph.statistics import resolve_normalization
 from careamics_dask.runtime import reading_options
 
 if TYPE_CHECKING:
@@ -98,34 +95,33 @@ class CareamicsDataset:
                 target_shapes=targets.shapes if targets is not None else None,
                 channels=config.channels,
             )
-        if compute_statistics:
-            resolve_normalization(
-                config.normalization,
-                inputs.image_stacks,
-                targets.image_stacks if targets is not None else None,
-                channels=config.channels,
-                weights=statistics_weights(patching, inputs.shapes),
-            )
-        self.normalizer = create_normalizer(config.normalization)
-        self.normalizer.check_channels(
-            len(config.channels) if config.channels else inputs.n_channels,
-            targets.n_channels if targets is not None else None,
+        components = resolve_components(
+            config,
+            n_input_channels=(
+                len(config.channels) if config.channels else inputs.n_channels
+            ),
+            n_target_channels=targets.n_channels if targets is not None else None,
+            input_stacks=inputs.image_stacks if compute_statistics else None,
+            target_stacks=(
+                targets.image_stacks
+                if compute_statistics and targets is not None
+                else None
+            ),
+            channels=config.channels,
+            weights=(
+                statistics_weights(patching, inputs.shapes)
+                if compute_statistics
+                else None
+            ),
         )
-        training = config.mode == Mode.TRAINING
+        self.normalizer = components.normalizer
         self.plan = BatchPlan(
             inputs=inputs.sources,
             targets=targets.sources if targets is not None else None,
             channels=tuple(config.channels) if config.channels else None,
             target_channels=None,
             normalizer=self.normalizer,
-            augmentations=(
-                create_augmentations(
-                    config.augmentations,
-                    patch_size=getattr(config.patching, "patch_size", None),
-                )
-                if training
-                else ()
-            ),
+            augmentations=components.augmentations,
             **reading_options(),
         )
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from careamics_dask.graph.augment import augment_batch
 from careamics_dask.graph.ordering import canonical_chunks
 from careamics_dask.graph.reading import PatchReader
+from careamics_dask.graph.transforms.augment import augment_batch
 from careamics_dask.loaders import CHUNK_CACHE_BYTES
 
 if TYPE_CHECKING:
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from careamics_dask.graph.augment import SpatialAugmentation
-    from careamics_dask.graph.normalize import Normalizer
     from careamics_dask.graph.reading import StackSource
+    from careamics_dask.graph.transforms.normalize import Normalizer
+    from careamics_dask.graph.transforms.spatial import SpatialAugmentation
     from careamics_dask.patching import PatchTable
 
 __all__ = ["BatchBuilder", "BatchPlan", "batch_part", "build_batch", "read_patches"]

@@ -6,7 +6,6 @@ one per epoch for the random ones; they never touch pixels and never import Dask
 
 from __future__ import annotations
 
-from careamics_dask.patching.factory import create_patching
 from careamics_dask.patching.random import (
     FixedPatching,
     FixedRandomPatching,
@@ -34,7 +33,6 @@ __all__ = [
     "TileSpecs",
     "TiledPatching",
     "WholePatching",
-    "create_patching",
     "create_val_split",
     "epoch_rng",
     "is_tile_specs",

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from careamics_dask.factory.dataset import CareamicsDataset
     from careamics_dask.graph.batch import BatchBuilder
-    from careamics_dask.graph.normalize import Normalizer
+    from careamics_dask.graph.transforms.normalize import Normalizer
     from careamics_dask.patching import PatchTable
     from careamics_dask.predict.model import ModelAdapter
 

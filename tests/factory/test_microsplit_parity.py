@@ -27,7 +27,7 @@ from careamics_dask.factory import (
     create_microsplit_dataset,
     create_microsplit_pred_dataset,
 )
-from careamics_dask.graph.lateral_context import extract_lateral_context
+from careamics_dask.graph.microsplit import extract_lateral_context
 from careamics_dask.graph.reading import PatchReader, StackSource
 
 with warnings.catch_warnings():

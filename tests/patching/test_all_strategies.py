@@ -15,6 +15,7 @@ from careamics_dask.config.patching import (
     TiledPatchingConfig,
     WholePatchingConfig,
 )
+from careamics_dask.factory.patching import create_patching
 from careamics_dask.patching import (
     FixedPatching,
     FixedRandomPatching,
@@ -24,7 +25,6 @@ from careamics_dask.patching import (
     StratifiedPatching,
     TiledPatching,
     WholePatching,
-    create_patching,
     create_val_split,
 )
 from tests.patching.helpers import pixel_coverage
