@@ -239,7 +239,7 @@ class TensorStoreBoxes:
         index = tuple(
             axis if isinstance(axis, list) else slice(axis[0], axis[1]) for axis in box
         )
-        if _counters:  # a count_region_reads is counting (a check, not per patch)
+        if _counters:  # only while a count_region_reads is active
             self._count(box, set() if seen is None else seen)
         return self._store[index].read()
 
