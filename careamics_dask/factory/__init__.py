@@ -34,7 +34,8 @@ from careamics_dask.factory.microsplit import (
     create_microsplit_dataset,
     create_microsplit_pred_dataset,
 )
-from careamics_dask.factory.region_data import Batch, ImageRegionData
+from careamics_dask.factory.region_data import ImageRegionData
+from careamics_dask.graph.batch import Batch
 from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
 
 __all__ = [

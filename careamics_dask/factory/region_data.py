@@ -1,8 +1,7 @@
-"""What a dataset hands out: single regions (the reference's) and whole batches."""
+"""What ``dataset[i]`` hands out: one region with its metadata (the reference's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -11,9 +10,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from careamics_dask.patching import PatchTable
-
-__all__ = ["Batch", "ImageRegionData"]
+__all__ = ["ImageRegionData"]
 
 
 class ImageRegionData(NamedTuple):
@@ -67,34 +64,3 @@ class ImageRegionData(NamedTuple):
             The same region with ``data`` replaced.
         """
         return self._replace(data=output_data)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Batch:
-    """One batch: stacked inputs and targets with the table rows they came from.
-
-    Attributes
-    ----------
-    input : numpy.ndarray
-        ``(B, C, (Z), Y, X)`` float32.
-    target : numpy.ndarray or None
-        ``(B, C', (Z), Y, X)`` float32, or None without targets.
-    specs : PatchTable
-        The table rows of the batch's patches.
-    indices : numpy.ndarray
-        The dataset index of each patch (``ds[indices[i]]`` is patch ``i``).
-    epoch : int
-        The epoch the patches were drawn for.
-    index : int
-        The batch's index within the epoch.
-    """
-
-    input: npt.NDArray[np.float32]
-    target: npt.NDArray[np.float32] | None
-    specs: PatchTable
-    indices: npt.NDArray[np.int64]
-    epoch: int
-    index: int
-
-    def __len__(self) -> int:
-        return int(self.input.shape[0])

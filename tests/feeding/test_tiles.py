@@ -13,14 +13,15 @@ from distributed import Client, LocalCluster
 from careamics_dask.config import DataConfig
 from careamics_dask.factory import TrainValSplitData, create_train_dataset
 from careamics_dask.feeding import BatchStream
-from careamics_dask.feeding import _tiles as tiles_module
+from careamics_dask.feeding import _tile_layout as tiles_module
+from careamics_dask.feeding._tile_layout import TileLayout, TileView
 from careamics_dask.feeding._tile_pieces import (
     PieceRequest,
     TilePieces,
     TilesLostError,
     fetch_pieces,
 )
-from careamics_dask.feeding._tiles import TiledPlan, TileLayout, TileView
+from careamics_dask.feeding._tiles import TiledPlan
 from tests.feeding.helpers import signature, small_train_dataset
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ import pytest
 
 from careamics_dask.errors import SourceReadError
 from careamics_dask.feeding import BatchStream
-from careamics_dask.feeding._local_processes import LocalProcesses
 from careamics_dask.feeding._shared_slots import PREFIX, SharedSlots, build_into_slot
+from careamics_dask.feeding.process_executor import LocalProcesses
 from tests.feeding.helpers import (
     corrupt_chunk_dataset,
     signature,
