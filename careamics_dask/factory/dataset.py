@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from dask.base import tokenize
 
 from careamics_dask.config.support import Mode
-from careamics_dask.factory.region_data import ImageRegionData
+from careamics_dask.factory.region_data import ImageRegionData, region_of_stack
 from careamics_dask.factory.validation import (
     statistics_weights,
     validate_shapes_against_patching,
@@ -215,30 +216,20 @@ class CareamicsDataset:
 
     @property
     def default_shuffle(self) -> bool:
-        """Whether a stream shuffles by default.
-
-        In training, the config's ``train_dataloader_params["shuffle"]`` (True when
-        missing); False otherwise.
-        """
+        """Stream default: ``train_dataloader_params["shuffle"]`` in training."""
         if self.config.mode != "training":
             return False
         return bool(self.config.train_dataloader_params.get("shuffle", True))
 
     @property
     def identity(self) -> tuple[Any, ...]:
-        """What identifies this dataset's batches: the config as JSON, then sources.
-
-        The sources are their names, shapes and a token of their data (or of the
-        reader that binds them).
-        """
+        """What identifies the batches: config JSON, source names, shapes, data."""
+        inputs = self.plan.inputs
         return (
             self.config.model_dump_json(),
-            [s.source for s in self.plan.inputs],
-            [s.shape for s in self.plan.inputs],
-            [
-                tokenize(s.data) if s.data is not None else tokenize(s.binding)
-                for s in self.plan.inputs
-            ],
+            [s.source for s in inputs],
+            [s.shape for s in inputs],
+            [tokenize(s.data if s.data is not None else s.binding) for s in inputs],
         )
 
     @property
@@ -312,15 +303,7 @@ class CareamicsDataset:
         Batch
             Inputs, targets and the table rows.
         """
-        batch = self._build(self.batch_indices(index), epoch)
-        return Batch(
-            input=batch.input,
-            target=batch.target,
-            specs=batch.specs,
-            indices=batch.indices,
-            epoch=epoch,
-            index=int(index),
-        )
+        return replace(self._build(self.batch_indices(index), epoch), index=int(index))
 
     def batch_tasks(self, epoch: int = 0) -> list[Delayed]:
         """Return one Dask delayed task per batch of an epoch (not computed).
@@ -377,8 +360,6 @@ class CareamicsDataset:
             target=target,
         )
 
-    # --- internals -------------------------------------------------------------
-
     def _channel_count(self, target: bool) -> int:
         if target and self.targets is not None:
             return self.targets.n_channels
@@ -406,30 +387,12 @@ class CareamicsDataset:
         *,
         target: bool,
     ) -> ImageRegionData:
-        stack = extractor.image_stacks[int(spec["data_idx"])]
-        axes = self.config.axes
-        target_axes = self.config.target_axes or axes
-        data_shape = list(stack.shape)
-        original = list(stack.attrs.get("original_shape", stack.shape))
-        own_axes = str(stack.attrs.get("original_axes", axes))
-        if not target and self.config.channels:
-            n = len(self.config.channels)
-            data_shape[1] = n
-            if "C" in own_axes:
-                original[own_axes.index("C")] = n
-        metadata = {
-            key: stack.attrs[f"zarr_{key}"]
-            for key in ("chunks", "shards")
-            if stack.attrs.get(f"zarr_{key}") is not None
-        }
-        return ImageRegionData(
-            data=data,
-            source=str(stack.attrs.get("source", "array")),
-            data_shape=data_shape,
-            dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
-            axes=target_axes if target else axes,
-            target_axes=target_axes,
-            original_data_shape=original,
-            region_spec=spec,
-            additional_metadata=metadata,
+        return region_of_stack(
+            data,
+            spec,
+            extractor.image_stacks[int(spec["data_idx"])],
+            axes=self.config.axes,
+            target_axes=self.config.target_axes or self.config.axes,
+            channels=self.config.channels,
+            target=target,
         )

@@ -9,8 +9,9 @@ if TYPE_CHECKING:
 
     import numpy as np
     import numpy.typing as npt
+    import xarray as xr
 
-__all__ = ["ImageRegionData"]
+__all__ = ["ImageRegionData", "region_of_stack"]
 
 
 class ImageRegionData(NamedTuple):
@@ -64,3 +65,63 @@ class ImageRegionData(NamedTuple):
             The same region with ``data`` replaced.
         """
         return self._replace(data=output_data)
+
+
+def region_of_stack(
+    data: npt.NDArray[np.float32],
+    spec: Any,
+    stack: xr.DataArray,
+    *,
+    axes: str,
+    target_axes: str,
+    channels: Sequence[int] | None,
+    target: bool,
+) -> ImageRegionData:
+    """Return a region's pixels with its stack's metadata, as the reference does.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The region's ``C (Z) Y X`` pixels.
+    spec : dict
+        The region's ``PatchSpecs`` / ``TileSpecs``.
+    stack : xarray.DataArray
+        The image stack it was read from.
+    axes : str
+        The inputs' axes.
+    target_axes : str
+        The targets' axes.
+    channels : Sequence[int] or None
+        The selected input channels (adjusting the input's shapes).
+    target : bool
+        Whether the region is a target.
+
+    Returns
+    -------
+    ImageRegionData
+        The region.
+    """
+    data_shape = list(stack.shape)
+    original = list(stack.attrs.get("original_shape", stack.shape))
+    own_axes = str(stack.attrs.get("original_axes", axes))
+    if not target and channels:
+        n = len(channels)
+        data_shape[1] = n
+        if "C" in own_axes:
+            original[own_axes.index("C")] = n
+    metadata = {
+        key: stack.attrs[f"zarr_{key}"]
+        for key in ("chunks", "shards")
+        if stack.attrs.get(f"zarr_{key}") is not None
+    }
+    return ImageRegionData(
+        data=data,
+        source=str(stack.attrs.get("source", "array")),
+        data_shape=data_shape,
+        dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
+        axes=target_axes if target else axes,
+        target_axes=target_axes,
+        original_data_shape=original,
+        region_spec=spec,
+        additional_metadata=metadata,
+    )

@@ -175,6 +175,7 @@ class TileLayout:
 
         Examples
         --------
+        >>> import dataclasses
         >>> layout = TileLayout.of("input", 0, np.zeros((1, 1, 8, 8)))
         >>> layout = dataclasses.replace(layout, tile=(4, 4))
         >>> [p[0] for p in layout.parts([(2, 6), (0, 3)])]

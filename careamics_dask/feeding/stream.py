@@ -11,14 +11,10 @@ the order in which futures complete, or a resume in the middle of an epoch.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import dataclasses
 import logging
 import math
 import os
-import queue
-import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -28,6 +24,7 @@ from careamics_dask.feeding.distributed_executor import DistributedExecutor
 from careamics_dask.feeding.order import EpochTables, shuffled_order, split_batches
 from careamics_dask.feeding.process_executor import ProcessExecutor
 from careamics_dask.feeding.thread_executor import ThreadExecutor
+from careamics_dask.feeding.window import fetch_in_order
 from careamics_dask.graph.batch import Batch
 from careamics_dask.runtime import get_option, reading_options
 
@@ -48,13 +45,7 @@ logger = logging.getLogger(__name__)
 _READY_BATCHES = 2
 """Fetched batches waiting for the consumer (besides the tasks in flight)."""
 
-_DONE = object()
-"""Marks the end of the fetched batches."""
-
 HandleT = TypeVar("HandleT")
-
-_Ready = tuple[int, int, "npt.NDArray[np.int64]", "BatchArrays"]
-"""A fetched batch: epoch, index, dataset indices, arrays."""
 
 _STATE_KEYS = (
     "seed",
@@ -303,79 +294,18 @@ class BatchStream:
             yield from self._iterate(ThreadExecutor(workers, self._plan, self._table))
 
     def _iterate(self, executor: BatchExecutor[HandleT]) -> Iterator[Batch]:
-        """Yield batches fetched by a background thread, in order.
+        """Yield batches fetched ahead by a background thread, in order.
 
-        The thread keeps ``prefetch`` batch tasks in flight and fetches finished
-        batches into a small queue, so the consumer's ``next()`` rarely waits for a
-        round trip to a worker. The stream's position moves when a batch is
-        yielded, so :meth:`state_dict` is exact. The executor is closed at the end.
+        The stream's position moves when a batch is yielded, so :meth:`state_dict`
+        is exact.
         """
-        ready: queue.Queue[object] = queue.Queue(maxsize=_READY_BATCHES)
-        stop = threading.Event()
-        fetcher = threading.Thread(
-            target=self._fetch,
-            args=(executor, ready, stop),
-            name="careamics-batch-fetch",
-            daemon=True,
+        return fetch_in_order(
+            executor,
+            self._jobs(),
+            self._finish,
+            prefetch=self.prefetch,
+            ready=_READY_BATCHES,
         )
-        fetcher.start()
-        try:
-            while True:
-                item = ready.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield self._finish(*item)  # type: ignore[misc]  # a _Ready
-        finally:
-            stop.set()
-            while fetcher.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    ready.get(timeout=0.05)
-            fetcher.join()
-            executor.close()
-
-    def _fetch(
-        self,
-        executor: BatchExecutor[HandleT],
-        ready: queue.Queue[object],
-        stop: threading.Event,
-    ) -> None:
-        """Submit tasks in a bounded window and queue their results (a thread)."""
-        window: collections.deque[tuple[int, int, npt.NDArray[np.int64], HandleT]] = (
-            collections.deque()
-        )
-
-        def put(item: object) -> bool:
-            while not stop.is_set():
-                with contextlib.suppress(queue.Full):
-                    ready.put(item, timeout=0.05)
-                    return True
-            return False
-
-        def fetch_one() -> bool:
-            epoch, index, indices, handle = window.popleft()
-            result = executor.result(handle)
-            executor.cancel(handle)
-            ready_item: _Ready = (epoch, index, indices, result)
-            return put(ready_item)
-
-        try:
-            for job in self._jobs():
-                if stop.is_set():
-                    return
-                window.append((*job, executor.submit(*job)))
-                if len(window) >= self.prefetch and not fetch_one():
-                    return
-            while window:
-                if not fetch_one():
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            put(exc)
-        finally:
-            for *_, handle in window:
-                executor.cancel(handle)
 
     def _finish(
         self,
