@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable
 
     import numpy as np
     import numpy.typing as npt
@@ -35,7 +35,7 @@ def fetch_in_order(
     *,
     prefetch: int,
     ready: int,
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """Yield ``finish(epoch, index, indices, arrays)`` of each job, in job order.
 
     A background thread keeps ``prefetch`` jobs submitted to the executor and
