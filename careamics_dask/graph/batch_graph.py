@@ -2,9 +2,10 @@
 
 :func:`build_batch_tasks` returns one ``delayed`` task per batch, each returning
 ``(input, target)``; :func:`build_batch_array` returns the epoch's inputs (or
-targets) as one lazy array whose graph is a single blockwise layer with one task per
-batch, each yielding its block directly. Both depend on one shared key holding the
-batch plan, so in-memory arrays inside it travel to each worker once. Both take plain
+targets) as one lazy array built from blockwise layers that Dask fuses into one
+task per batch, each yielding its block (the input and target arrays share the
+builds when computed together). Both depend on one shared key holding the batch
+plan, so in-memory arrays inside it travel to each worker once. Both take plain
 values (the plan, the epoch's table, the batch size, the epoch and a token that
 identifies the dataset) and read nothing.
 """
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
 __all__ = [
     "batch_indices",
     "build_batch_array",
-    "build_batch_block",
+    "build_batch_record",
     "build_batch_tasks",
     "count_batches",
+    "select_batch_part",
 ]
 
 
@@ -168,13 +170,12 @@ class _BatchRows(ArrayBlockwiseDep):
         return self.table.take(indices), indices
 
 
-def build_batch_block(
+def build_batch_record(
     plan: BatchBuilder,
     rows_indices: tuple[PatchTable, npt.NDArray[np.int64]],
     epoch: int,
-    part: int,
-) -> npt.NDArray[np.float32]:
-    """Build one batch and return its input (0) or target (1): one array block.
+) -> npt.NDArray[np.object_]:
+    """Build one batch, as the single element of an object array (a graph block).
 
     Parameters
     ----------
@@ -184,6 +185,27 @@ def build_batch_block(
         The batch's rows and their dataset indices.
     epoch : int
         The epoch.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(1,)`` object array holding ``(input, target or None)``.
+    """
+    rows, indices = rows_indices
+    record = np.empty(1, dtype=object)
+    record[0] = build_batch(plan, rows, indices, epoch)
+    return record
+
+
+def select_batch_part(
+    record: npt.NDArray[np.object_], part: int
+) -> npt.NDArray[np.float32]:
+    """Return the input (0) or the target (1) of a built batch's record.
+
+    Parameters
+    ----------
+    record : numpy.ndarray
+        The output of :func:`build_batch_record`.
     part : int
         0 for the input, 1 for the target.
 
@@ -197,13 +219,12 @@ def build_batch_block(
     ValueError
         When the target of a batch without targets is asked for.
     """
-    rows, indices = rows_indices
-    batch = build_batch(plan, rows, indices, epoch)[part]
-    if batch is None:
+    block: npt.NDArray[np.float32] | None = record[0][part]
+    if block is None:
         raise ValueError(
             "This batch has no targets: expected part 0 (the input), got part 1."
         )
-    return batch
+    return block
 
 
 def build_batch_array(
@@ -218,10 +239,13 @@ def build_batch_array(
 ) -> da.Array:
     """Return an epoch's inputs (or targets) as a lazy array, one task per batch.
 
-    The graph is the shared plan key and one blockwise layer named
-    ``careamics-batch-<input|target>-<tokenize(token, epoch)>`` with one task per
-    batch, each building its batch and yielding its block (no per-batch
-    ``from_delayed``, no concatenation).
+    Two blockwise layers over the shared plan key: ``careamics-batch-<t>`` builds
+    each batch (``t = tokenize(token, epoch)``), and
+    ``careamics-batch-<input|target>-<t>`` yields its input or target block. No
+    per-batch ``from_delayed``, no concatenation. Dask's blockwise optimization
+    fuses the two into one layer, one task per batch, when one array is computed;
+    computed together (``dask.compute(x, y)``, ``da.store([x, y], ...)``) the
+    input and target arrays share each batch's build.
 
     Parameters
     ----------
@@ -265,27 +289,32 @@ def build_batch_array(
     if n == 0:
         empty: da.Array = da.zeros((0, channels, *tail), dtype=np.float32)
         return empty
-    sizes = tuple(
-        len(batch_indices(i, n, batch_size))
-        for i in range(count_batches(n, batch_size))
-    )
-    chunks = (sizes, (channels,), *((s,) for s in tail))
-    axes = "nc" + "zyx"[-len(tail) :]
-    role = "target" if target else "input"
-    array: da.Array = da.blockwise(
-        build_batch_block,
-        axes,
+    count = count_batches(n, batch_size)
+    name = tokenize(token, epoch)
+    records = da.blockwise(
+        build_batch_record,
+        "n",
         delayed(plan, pure=True, traverse=False),
         None,
-        _BatchRows(chunks, table, batch_size),
-        axes,
+        _BatchRows(((1,) * count,), table, batch_size),
+        "n",
         epoch,
         None,
-        int(target),
-        None,
-        name=f"careamics-batch-{role}-{tokenize(token, epoch)}",
-        dtype=np.float32,
-        meta=np.empty((0,) * len(chunks), dtype=np.float32),
+        name=f"careamics-batch-{name}",
+        dtype=object,
+        meta=np.empty((0,), dtype=object),
         align_arrays=False,
+    )
+    sizes = tuple(len(batch_indices(i, n, batch_size)) for i in range(count))
+    role = "target" if target else "input"
+    array: da.Array = da.map_blocks(
+        select_batch_part,
+        records,
+        int(target),
+        name=f"careamics-batch-{role}-{name}",
+        chunks=(sizes, (channels,), *((s,) for s in tail)),
+        new_axis=list(range(1, 2 + len(tail))),
+        dtype=np.float32,
+        meta=np.empty((0,) * (2 + len(tail)), dtype=np.float32),
     )
     return array

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dask.base import optimize
 from dask.highlevelgraph import HighLevelGraph
 
 from careamics_dask.config import DataConfig
@@ -11,9 +12,10 @@ from careamics_dask.factory import CareamicsDataset, create_dataset
 from careamics_dask.graph.batch_graph import (
     batch_indices,
     build_batch_array,
-    build_batch_block,
+    build_batch_record,
     build_batch_tasks,
     count_batches,
+    select_batch_part,
 )
 
 IMAGES = np.random.default_rng(4).integers(0, 500, (3, 40, 40)).astype(np.uint16)
@@ -46,19 +48,38 @@ def test_to_dask_is_one_layer_with_one_task_per_batch(batch_size: int) -> None:
     ds = dataset(batch_size)
     table = ds.patch_table(1)
     array = build_batch_array(ds.plan, table, batch_size, 1, ds.token, channels=1)
+    batches = count_batches(len(table), batch_size)
+    # as built: the plan's key, the batches, their input blocks
     graph = array.__dask_graph__()
     assert isinstance(graph, HighLevelGraph)
-    batches = count_batches(len(table), batch_size)
-    # the plan's key, and one layer with one task per batch
-    assert len(graph.layers) == 2
-    assert sorted(len(layer) for layer in graph.layers.values()) == [1, batches]
-    assert len(dict(graph)) == batches + 1
+    assert sorted(len(layer) for layer in graph.layers.values()) == [
+        1,
+        batches,
+        batches,
+    ]
+    # as computed: one layer, one task per batch that yields its block (+ the plan)
+    (optimized,) = optimize(array)
+    fused = optimized.__dask_graph__()
+    assert isinstance(fused, HighLevelGraph)
+    assert len(fused.layers) == 1
+    assert len(dict(fused)) == batches + 1
     assert array.name.startswith("careamics-batch-input-")
     assert array.chunks[0] == tuple(
         len(batch_indices(i, len(table), batch_size)) for i in range(batches)
     )
     assert array.shape == (len(table), 1, 8, 8)
     assert array.dtype == np.float32
+
+
+def test_inputs_and_targets_computed_together_share_each_build() -> None:
+    ds = dataset(4)
+    table = ds.patch_table(0)
+    inputs = build_batch_array(ds.plan, table, 4, 0, ds.token, channels=1)
+    targets = build_batch_array(ds.plan, table, 4, 0, ds.token, channels=1, target=True)
+    merged = dict(HighLevelGraph.merge(inputs.dask, targets.dask))
+    builds = [k for k in merged if isinstance(k, tuple) and k[0].count("-") == 2]
+    assert len(builds) == ds.n_batches()  # one build per batch for both arrays
+    assert len(merged) == 3 * ds.n_batches() + 1
 
 
 def test_to_dask_values_equal_the_batches() -> None:
@@ -108,7 +129,8 @@ def test_a_block_without_targets_says_so() -> None:
     ds = dataset(4, targets=False)
     indices = batch_indices(0, len(ds), 4)
     rows = ds.patch_table(0).take(indices)
-    block = build_batch_block(ds.plan, (rows, indices), 0, 0)
-    np.testing.assert_array_equal(block, ds.batch(0).input)
+    record = build_batch_record(ds.plan, (rows, indices), 0)
+    assert record.shape == (1,)
+    np.testing.assert_array_equal(select_batch_part(record, 0), ds.batch(0).input)
     with pytest.raises(ValueError, match="no targets"):
-        build_batch_block(ds.plan, (rows, indices), 0, 1)
+        select_batch_part(record, 1)
