@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -64,5 +65,17 @@ def test_batches_are_named_tasks_on_one_held_plan(client: Client) -> None:
         assert "careamics-plan-named" in client.futures
     finally:
         executor.close()
-    assert "careamics-plan-named" not in client.futures
+    deadline = time.monotonic() + 10
+    while _held(client) and time.monotonic() < deadline:
+        time.sleep(0.01)  # released asynchronously, on the client's loop
+    assert _held(client) == []
     assert hold(7) == 7
+
+
+def _held(client: Client) -> list[str]:
+    """The plan and tile futures this client still holds."""
+    return [
+        str(key)
+        for key in list(client.futures)
+        if str(key) == "careamics-plan-named" or str(key).startswith("careamics-tile-")
+    ]
