@@ -521,7 +521,7 @@ def bench_threads(
             received = sum(pool.map(one, range(2 * threads, 2 * threads + count)))
     record(results, "ours", f"{name}, {threads} threads", received, clock)
     # the same draws on local processes (what BatchStream(local="processes") runs)
-    from careamics_dask.feeding._local_processes import LocalProcesses
+    from careamics_dask.feeding.process_executor import LocalProcesses
 
     with LocalProcesses(threads, build_batch, ds.plan) as processes:
         rows = [batch_rows(table, i) for i in range(count + 4 * threads)]

@@ -23,6 +23,7 @@ from careamics_dask.errors import (
     MissingDependencyError,
     SourceNotFoundError,
     SourceReadError,
+    TilesLostError,
     UnsupportedDtypeError,
     UnsupportedSourceError,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "SourceNotFoundError",
     "SourceReadError",
     "SupportedData",
+    "TilesLostError",
     "TrainValData",
     "TrainValSplitData",
     "UNetConstraints",

@@ -7,6 +7,11 @@ exceptions keeps working, and every error keeps the offending values as attribut
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "AxesError",
     "CareamicsDaskError",
@@ -15,6 +20,7 @@ __all__ = [
     "MissingDependencyError",
     "SourceNotFoundError",
     "SourceReadError",
+    "TilesLostError",
     "UnsupportedDtypeError",
     "UnsupportedSourceError",
 ]
@@ -139,3 +145,28 @@ class MissingDependencyError(CareamicsDaskError, ImportError):
 
 class DataPairError(CareamicsDaskError, ValueError):
     """Inputs and targets (or masks) do not agree in kind, count, names or shapes."""
+
+
+class TilesLostError(CareamicsDaskError, RuntimeError):
+    """In-memory tiles that no worker holds any more (their worker died).
+
+    Raised in a batch task on a cluster; the stream sends the lost tiles again from
+    the client's copy and runs the batch again.
+
+    Parameters
+    ----------
+    names : Sequence[str]
+        The tiles' keys on the cluster.
+    reason : str
+        What failed.
+    """
+
+    def __init__(self, names: Sequence[str], reason: str) -> None:
+        self.names = tuple(names)
+        self.reason = reason
+        shown = ", ".join(self.names[:3]) + (" ..." if len(self.names) > 3 else "")
+        super().__init__(
+            f"{len(self.names)} in-memory tile(s) of this batch are lost ({shown}): "
+            f"{reason}. The stream sends them again from the client's copy and runs "
+            "the batch again; if this persists, check the workers' logs."
+        )

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from careamics_dask.factory import Batch, CareamicsDataset
+    from careamics_dask.factory import Batch
+    from careamics_dask.feeding import BatchSource
 
 __all__ = ["StreamDataset", "TensorBatch", "make_dataloader", "to_tensor_batch"]
 
@@ -134,7 +135,7 @@ def _distributed_rank() -> tuple[int, int] | None:
 
 
 def _build_stream(
-    source: CareamicsDataset | BatchStream, stream_kwargs: dict[str, Any]
+    source: BatchSource | BatchStream, stream_kwargs: dict[str, Any]
 ) -> BatchStream:
     """Build a stream over a dataset (ranks from torch.distributed), or check one."""
     ranks = _distributed_rank()
@@ -206,7 +207,7 @@ class StreamDataset(IterableDataset[TensorBatch]):
 
     def __init__(
         self,
-        source: CareamicsDataset | BatchStream,
+        source: BatchSource | BatchStream,
         *,
         pin_memory: bool = False,
         per_epoch: bool = True,
@@ -308,7 +309,7 @@ class StreamDataset(IterableDataset[TensorBatch]):
 
 
 def make_dataloader(
-    source: CareamicsDataset | BatchStream,
+    source: BatchSource | BatchStream,
     *,
     pin_memory: bool = False,
     per_epoch: bool = True,

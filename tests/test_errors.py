@@ -9,6 +9,7 @@ from careamics_dask.errors import (
     MissingDependencyError,
     SourceNotFoundError,
     SourceReadError,
+    TilesLostError,
     UnsupportedDtypeError,
     UnsupportedSourceError,
 )
@@ -23,6 +24,7 @@ from careamics_dask.errors import (
         UnsupportedDtypeError("complex", source="c.tif"),
         MissingDependencyError("install", extra="czi"),
         AxesError("bad axes"),
+        TilesLostError(["t-0", "t-1"], "its worker died"),
     ],
 )
 def test_errors_survive_pickling_with_attributes(error: Exception) -> None:
@@ -36,3 +38,7 @@ def test_errors_are_builtins() -> None:
     assert isinstance(SourceReadError("m", source="s", array="", region=""), OSError)
     assert isinstance(SourceNotFoundError("m", source="s"), FileNotFoundError)
     assert isinstance(MissingDependencyError("m", extra="x"), ImportError)
+
+
+def test_lost_tiles_are_a_runtime_error() -> None:
+    assert isinstance(TilesLostError(["t"], "gone"), RuntimeError)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from careamics_dask.config import DataConfig
     from careamics_dask.factory.dataset import CareamicsDataset
-    from careamics_dask.factory.region_data import Batch
+    from careamics_dask.graph.batch import Batch
 
 __all__ = ["DemoResult", "demo_config", "run_demo"]
 

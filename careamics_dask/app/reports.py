@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from careamics_dask.factory.region_data import Batch
+    from careamics_dask.graph.batch import Batch
 
 __all__ = [
     "StreamReport",

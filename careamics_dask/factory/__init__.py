@@ -41,7 +41,8 @@ from careamics_dask.factory.normalization import (
     resolve_normalization,
 )
 from careamics_dask.factory.patching import create_patching
-from careamics_dask.factory.region_data import Batch, ImageRegionData
+from careamics_dask.factory.region_data import ImageRegionData
+from careamics_dask.graph.batch import Batch
 from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
 
 __all__ = [

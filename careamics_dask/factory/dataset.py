@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import logging
-import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
-from dask.delayed import delayed
 
 from careamics_dask.factory.components import resolve_components
-from careamics_dask.factory.region_data import Batch, ImageRegionData
+from careamics_dask.factory.region_data import ImageRegionData, region_of_stack
 from careamics_dask.factory.validation import (
     statistics_weights,
     validate_shapes_against_patching,
 )
-from careamics_dask.graph.batch import BatchPlan, batch_part, build_batch
+from careamics_dask.graph.batch import Batch, BatchPlan, build_batch
+from careamics_dask.graph.batch_graph import (
+    batch_indices,
+    build_batch_array,
+    build_batch_tasks,
+    count_batches,
+)
 from careamics_dask.runtime import reading_options
 
 if TYPE_CHECKING:
+    import dask.array as da
     import numpy.typing as npt
+    from dask.delayed import Delayed
 
     from careamics_dask.config import DataConfig
     from careamics_dask.factory.constraints import ModelConstraints
@@ -188,6 +194,45 @@ class CareamicsDataset:
         """Patches per batch (the config's ``batch_size``)."""
         return int(self.config.batch_size)
 
+    @property
+    def seed(self) -> int:
+        """The seed of the tables, augmentations and stream order (``config.seed``)."""
+        return int(self.config.seed)
+
+    @property
+    def patching_name(self) -> str:
+        """The patching strategy's name (``config.patching.name``)."""
+        return str(self.config.patching.name)
+
+    @property
+    def patch_size(self) -> tuple[int, ...] | None:
+        """The patch size of random and stratified patching, else None."""
+        size = getattr(self.config.patching, "patch_size", None)
+        return None if size is None else tuple(int(v) for v in size)
+
+    @property
+    def default_shuffle(self) -> bool:
+        """Stream default: ``train_dataloader_params["shuffle"]`` in training."""
+        if self.config.mode != "training":
+            return False
+        return bool(self.config.train_dataloader_params.get("shuffle", True))
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What identifies the batches: config JSON, source names, shapes, data."""
+        inputs = self.plan.inputs
+        return (
+            self.config.model_dump_json(),
+            [s.source for s in inputs],
+            [s.shape for s in inputs],
+            [tokenize(s.data if s.data is not None else s.binding) for s in inputs],
+        )
+
+    @property
+    def token(self) -> str:
+        """A token of :attr:`identity`: names this dataset's keys on a cluster."""
+        return str(tokenize(self.identity))
+
     def patch_table(self, epoch: int = 0) -> PatchTable:
         """Return the patch table of one epoch (dataset index order).
 
@@ -211,7 +256,7 @@ class CareamicsDataset:
         int
             ``ceil(len(self) / batch_size)``.
         """
-        return math.ceil(len(self) / self.batch_size)
+        return count_batches(len(self), self.batch_size)
 
     def batch_indices(self, index: int) -> npt.NDArray[np.int64]:
         """Return the dataset indices of batch ``index``.
@@ -237,8 +282,7 @@ class CareamicsDataset:
                 f"{self.n_batches()} for {len(self)} patches in batches of "
                 f"{self.batch_size}."
             )
-        start = index * self.batch_size
-        return np.arange(start, min(start + self.batch_size, len(self)), dtype=np.int64)
+        return batch_indices(index, len(self), self.batch_size)
 
     def batch(self, index: int, epoch: int = 0) -> Batch:
         """Build one batch now, in this process.
@@ -255,17 +299,9 @@ class CareamicsDataset:
         Batch
             Inputs, targets and the table rows.
         """
-        batch = self._build(self.batch_indices(index), epoch)
-        return Batch(
-            input=batch.input,
-            target=batch.target,
-            specs=batch.specs,
-            indices=batch.indices,
-            epoch=epoch,
-            index=int(index),
-        )
+        return replace(self._build(self.batch_indices(index), epoch), index=int(index))
 
-    def batch_tasks(self, epoch: int = 0) -> list[Any]:
+    def batch_tasks(self, epoch: int = 0) -> list[Delayed]:
         """Return one Dask delayed task per batch of an epoch (not computed).
 
         Each task returns ``(input, target)``; every task depends on one shared key
@@ -281,23 +317,9 @@ class CareamicsDataset:
         list of dask.delayed.Delayed
             ``n_batches()`` tasks, in batch order.
         """
-        table = self.patch_table(epoch)
-        token = tokenize(self._token(), epoch)
-        plan = delayed(self.plan, pure=True, traverse=False)
-        tasks = []
-        for index in range(self.n_batches()):
-            indices = self.batch_indices(index)
-            rows = table.take(indices)
-            tasks.append(
-                delayed(build_batch, pure=True, traverse=False)(
-                    plan,
-                    rows,
-                    indices,
-                    epoch,
-                    dask_key_name=f"careamics-batch-{token}-{index}",
-                )
-            )
-        return tasks
+        return build_batch_tasks(
+            self.plan, self.patch_table(epoch), self.batch_size, epoch, self.token
+        )
 
     def to_dask(self, epoch: int = 0, target: bool = False) -> da.Array:
         """Return an epoch's patches as a lazy array, one task per batch.
@@ -324,25 +346,15 @@ class CareamicsDataset:
                 "This dataset has no targets: expected target=False. Build the "
                 "dataset with target data to read targets."
             )
-        table = self.patch_table(epoch)
-        channels = self._channel_count(target)
-        shape_tail = tuple(int(v) for v in table.patch_size[0]) if len(table) else ()
-        blocks = []
-        for index, task in enumerate(self.batch_tasks(epoch)):
-            part = delayed(batch_part, pure=True)(task, int(target))
-            n = len(self.batch_indices(index))
-            blocks.append(
-                da.from_delayed(
-                    part, shape=(n, channels, *shape_tail), dtype=np.float32
-                )
-            )
-        if not blocks:
-            empty: da.Array = da.zeros((0, channels, *shape_tail), dtype=np.float32)
-            return empty
-        patches: da.Array = da.concatenate(blocks, axis=0)
-        return patches
-
-    # --- internals -------------------------------------------------------------
+        return build_batch_array(
+            self.plan,
+            self.patch_table(epoch),
+            self.batch_size,
+            epoch,
+            self.token,
+            channels=self._channel_count(target),
+            target=target,
+        )
 
     def _channel_count(self, target: bool) -> int:
         if target and self.targets is not None:
@@ -350,17 +362,6 @@ class CareamicsDataset:
         if self.config.channels:
             return len(self.config.channels)
         return self.inputs.n_channels
-
-    def _token(self) -> object:
-        return (
-            self.config.model_dump_json(),
-            [s.source for s in self.plan.inputs],
-            [s.shape for s in self.plan.inputs],
-            [
-                tokenize(s.data) if s.data is not None else tokenize(s.binding)
-                for s in self.plan.inputs
-            ],
-        )
 
     def _build(self, indices: npt.NDArray[np.int64], epoch: int) -> Batch:
         rows = self.patch_table(epoch).take(indices)
@@ -382,30 +383,12 @@ class CareamicsDataset:
         *,
         target: bool,
     ) -> ImageRegionData:
-        stack = extractor.image_stacks[int(spec["data_idx"])]
-        axes = self.config.axes
-        target_axes = self.config.target_axes or axes
-        data_shape = list(stack.shape)
-        original = list(stack.attrs.get("original_shape", stack.shape))
-        own_axes = str(stack.attrs.get("original_axes", axes))
-        if not target and self.config.channels:
-            n = len(self.config.channels)
-            data_shape[1] = n
-            if "C" in own_axes:
-                original[own_axes.index("C")] = n
-        metadata = {
-            key: stack.attrs[f"zarr_{key}"]
-            for key in ("chunks", "shards")
-            if stack.attrs.get(f"zarr_{key}") is not None
-        }
-        return ImageRegionData(
-            data=data,
-            source=str(stack.attrs.get("source", "array")),
-            data_shape=data_shape,
-            dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
-            axes=target_axes if target else axes,
-            target_axes=target_axes,
-            original_data_shape=original,
-            region_spec=spec,
-            additional_metadata=metadata,
+        return region_of_stack(
+            data,
+            spec,
+            extractor.image_stacks[int(spec["data_idx"])],
+            axes=self.config.axes,
+            target_axes=self.config.target_axes or self.config.axes,
+            channels=self.config.channels,
+            target=target,
         )

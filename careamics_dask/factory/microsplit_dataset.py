@@ -121,7 +121,7 @@ class MicroSplitDataset(CareamicsDataset):
         stacks = target_stacks = None
         if _needs_statistics(config, plan.n_targets > 0):
             stacks, target_stacks = statistics_stacks(
-                plan, self.patch_table(0), tokenize(self._token())
+                plan, self.patch_table(0), self.token
             )
         components = resolve_components(
             config,
@@ -188,7 +188,9 @@ class MicroSplitDataset(CareamicsDataset):
         plan = self.microsplit_plan
         return plan.n_targets if target else plan.multiscale_count
 
-    def _token(self) -> object:
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What identifies this dataset's batches: config JSON, mode, seed, sources."""
         plan = self.microsplit_plan
         return (
             self.config.model_dump_json(),

@@ -1,8 +1,7 @@
-"""What a dataset hands out: single regions (the reference's) and whole batches."""
+"""What ``dataset[i]`` hands out: one region with its metadata (the reference's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -10,10 +9,9 @@ if TYPE_CHECKING:
 
     import numpy as np
     import numpy.typing as npt
+    import xarray as xr
 
-    from careamics_dask.patching import PatchTable
-
-__all__ = ["Batch", "ImageRegionData"]
+__all__ = ["ImageRegionData", "region_of_stack"]
 
 
 class ImageRegionData(NamedTuple):
@@ -69,32 +67,61 @@ class ImageRegionData(NamedTuple):
         return self._replace(data=output_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Batch:
-    """One batch: stacked inputs and targets with the table rows they came from.
+def region_of_stack(
+    data: npt.NDArray[np.float32],
+    spec: Any,
+    stack: xr.DataArray,
+    *,
+    axes: str,
+    target_axes: str,
+    channels: Sequence[int] | None,
+    target: bool,
+) -> ImageRegionData:
+    """Return a region's pixels with its stack's metadata, as the reference does.
 
-    Attributes
+    Parameters
     ----------
-    input : numpy.ndarray
-        ``(B, C, (Z), Y, X)`` float32.
-    target : numpy.ndarray or None
-        ``(B, C', (Z), Y, X)`` float32, or None without targets.
-    specs : PatchTable
-        The table rows of the batch's patches.
-    indices : numpy.ndarray
-        The dataset index of each patch (``ds[indices[i]]`` is patch ``i``).
-    epoch : int
-        The epoch the patches were drawn for.
-    index : int
-        The batch's index within the epoch.
+    data : numpy.ndarray
+        The region's ``C (Z) Y X`` pixels.
+    spec : dict
+        The region's ``PatchSpecs`` / ``TileSpecs``.
+    stack : xarray.DataArray
+        The image stack it was read from.
+    axes : str
+        The inputs' axes.
+    target_axes : str
+        The targets' axes.
+    channels : Sequence[int] or None
+        The selected input channels (adjusting the input's shapes).
+    target : bool
+        Whether the region is a target.
+
+    Returns
+    -------
+    ImageRegionData
+        The region.
     """
-
-    input: npt.NDArray[np.float32]
-    target: npt.NDArray[np.float32] | None
-    specs: PatchTable
-    indices: npt.NDArray[np.int64]
-    epoch: int
-    index: int
-
-    def __len__(self) -> int:
-        return int(self.input.shape[0])
+    data_shape = list(stack.shape)
+    original = list(stack.attrs.get("original_shape", stack.shape))
+    own_axes = str(stack.attrs.get("original_axes", axes))
+    if not target and channels:
+        n = len(channels)
+        data_shape[1] = n
+        if "C" in own_axes:
+            original[own_axes.index("C")] = n
+    metadata = {
+        key: stack.attrs[f"zarr_{key}"]
+        for key in ("chunks", "shards")
+        if stack.attrs.get(f"zarr_{key}") is not None
+    }
+    return ImageRegionData(
+        data=data,
+        source=str(stack.attrs.get("source", "array")),
+        data_shape=data_shape,
+        dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
+        axes=target_axes if target else axes,
+        target_axes=target_axes,
+        original_data_shape=original,
+        region_spec=spec,
+        additional_metadata=metadata,
+    )

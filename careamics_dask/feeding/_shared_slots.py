@@ -16,7 +16,6 @@ makes the following slots bigger. Every slot is unlinked when the stream ends.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import uuid
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from multiprocessing import shared_memory
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from careamics_dask.cache import LRUCache
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,23 +70,20 @@ def _offsets(arrays: tuple[npt.NDArray[Any], ...]) -> tuple[list[int], int]:
     return offsets, end
 
 
-_attached: collections.OrderedDict[str, shared_memory.SharedMemory] = (
-    collections.OrderedDict()
-)
-"""Slots this worker process has opened, most recently used last."""
+def _close(_: str, slot: shared_memory.SharedMemory) -> None:
+    slot.close()
+
 
 _ATTACHED_MAX = 64
 
+_attached: LRUCache[str, shared_memory.SharedMemory] = LRUCache(
+    _ATTACHED_MAX, on_evict=_close
+)
+"""Slots this worker process has opened (slots replaced by bigger ones drop out)."""
+
 
 def _attach(name: str) -> shared_memory.SharedMemory:
-    slot = _attached.get(name)
-    if slot is None:
-        slot = shared_memory.SharedMemory(name=name)
-        _attached[name] = slot
-        while len(_attached) > _ATTACHED_MAX:  # slots replaced by bigger ones
-            _attached.popitem(last=False)[1].close()
-    _attached.move_to_end(name)
-    return slot
+    return _attached.get_or_create(name, lambda: shared_memory.SharedMemory(name=name))
 
 
 def build_into_slot(

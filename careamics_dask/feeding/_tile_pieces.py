@@ -12,6 +12,17 @@ of its patches and die with the task.
 
 A tile the scheduler no longer knows (its worker died) raises
 :class:`TilesLostError`; the stream sends lost tiles again and reruns the batch.
+
+``distributed`` has no public API for one worker to read part of a value another
+worker holds (``Client.gather`` and task dependencies copy whole values), so this is
+the one module of the package that uses its internals, each pinned by
+``tests/feeding/test_distributed_internals.py`` so that an upgrade that breaks one
+fails loudly: a worker's ``handlers`` (a plugin adds one; peers call it through
+``worker.rpc(address).<name>(...)``), ``worker.scheduler.who_has(keys=...)``,
+``distributed.utils.sync`` (a task thread runs a coroutine on the worker's loop),
+and the scheduler's ``tasks[key].who_has`` (:func:`held_keys`). ``get_worker()``,
+``Worker.data``, ``Worker.loop``, ``WorkerPlugin`` and ``Client.run_on_scheduler``
+are public.
 """
 
 from __future__ import annotations
@@ -24,41 +35,25 @@ import numpy as np
 from distributed import WorkerPlugin, get_worker
 from distributed.utils import sync
 
+from careamics_dask.errors import TilesLostError
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     import numpy.typing as npt
-    from distributed import Worker
+    from distributed import Scheduler, Worker
 
-__all__ = ["HANDLER", "PieceRequest", "TilePieces", "TilesLostError", "fetch_pieces"]
+__all__ = [
+    "HANDLER",
+    "PieceRequest",
+    "TilePieces",
+    "TilesLostError",
+    "fetch_pieces",
+    "held_keys",
+]
 
 HANDLER = "careamics_dask_tile_pieces"
 """The name of the workers' handler that serves pieces of the tiles they hold."""
-
-
-class TilesLostError(RuntimeError):
-    """In-memory tiles that no worker holds any more (their worker died).
-
-    Parameters
-    ----------
-    names : sequence of str
-        The tiles' keys on the cluster.
-    reason : str
-        What failed.
-    """
-
-    def __init__(self, names: Sequence[str], reason: str) -> None:
-        self.names = tuple(names)
-        self.reason = reason
-        shown = ", ".join(self.names[:3]) + (" ..." if len(self.names) > 3 else "")
-        super().__init__(
-            f"{len(self.names)} in-memory tile(s) of this batch are lost ({shown}): "
-            f"{reason}. The stream sends them again from the client's copy and runs "
-            "the batch again; if this persists, check the workers' logs."
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.names, self.reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +211,25 @@ async def _fetch(
                 request.shape
             )
     return pieces
+
+
+def held_keys(dask_scheduler: Scheduler, keys: Sequence[Any]) -> set[Any]:
+    """Return the keys some worker holds in memory (runs on the scheduler).
+
+    ``Client.who_has`` would do, but it refuses futures the scheduler has already
+    forgotten, which lost tiles are.
+
+    Parameters
+    ----------
+    dask_scheduler : distributed.Scheduler
+        The scheduler (``Client.run_on_scheduler`` passes it).
+    keys : Sequence
+        The keys to look up.
+
+    Returns
+    -------
+    set
+        The keys held by at least one worker.
+    """
+    tasks = dask_scheduler.tasks
+    return {key for key in keys if key in tasks and tasks[key].who_has}

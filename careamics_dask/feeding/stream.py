@@ -1,7 +1,7 @@
 """A stream of batches built on a cluster: a bounded window of futures, resumable.
 
 :class:`BatchStream` turns a dataset into an iterator of batches
-(:class:`~careamics_dask.factory.region_data.Batch`). Every batch is one task
+(:class:`~careamics_dask.graph.batch.Batch`). Every batch is one task
 (``build_batch``) submitted to a ``distributed`` cluster, or run on local threads
 when there is no cluster; at most ``prefetch`` are in flight, results are fetched
 directly from the workers and released as soon as they are yielded. The order is
@@ -11,36 +11,21 @@ the order in which futures complete, or a resume in the middle of an epoch.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import dataclasses
-import functools
 import logging
 import math
 import os
-import queue
-import threading
-from concurrent.futures import (
-    CancelledError,
-    Future,
-    ThreadPoolExecutor,
-)
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from dask.base import tokenize
 
-from careamics_dask.factory.region_data import Batch
-from careamics_dask.feeding._local_processes import LocalProcesses, Ticket
-from careamics_dask.feeding._tile_pieces import TilesLostError
-from careamics_dask.feeding._tiles import TiledPlan, build_tiled_batch
-from careamics_dask.graph.batch import build_batch
-from careamics_dask.graph.ordering import (
-    canonical_chunks,
-    chunk_aware_order,
-    draw_chunk_aware_table,
-)
-from careamics_dask.graph.reading import PatchReader
+from careamics_dask.feeding.distributed_executor import DistributedExecutor
+from careamics_dask.feeding.order import EpochTables, shuffled_order, split_batches
+from careamics_dask.feeding.process_executor import ProcessExecutor
+from careamics_dask.feeding.thread_executor import ThreadExecutor
+from careamics_dask.feeding.window import fetch_in_order
+from careamics_dask.graph.batch import Batch
 from careamics_dask.runtime import get_option, reading_options
 
 if TYPE_CHECKING:
@@ -49,21 +34,18 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from distributed import Client
 
-    from careamics_dask.factory.dataset import CareamicsDataset
-    from careamics_dask.patching import PatchTable
+    from careamics_dask.feeding.executor import BatchArrays, BatchExecutor
+    from careamics_dask.feeding.source import BatchSource
+    from careamics_dask.graph.batch import BatchBuilder
 
-__all__ = ["BatchStream", "hold"]
+__all__ = ["BatchStream"]
 
 logger = logging.getLogger(__name__)
-
-_SHUFFLE_KEY = 0x5EED_0F_BA7C4
-"""Spawn-key word that separates the stream's shuffling from other random draws."""
 
 _READY_BATCHES = 2
 """Fetched batches waiting for the consumer (besides the tasks in flight)."""
 
-_DONE = object()
-"""Marks the end of the fetched batches."""
+HandleT = TypeVar("HandleT")
 
 _STATE_KEYS = (
     "seed",
@@ -81,8 +63,9 @@ class BatchStream:
 
     Parameters
     ----------
-    dataset : CareamicsDataset
-        The dataset.
+    dataset : BatchSource
+        The dataset (:class:`~careamics_dask.CareamicsDataset` or any
+        :class:`~careamics_dask.feeding.BatchSource`).
     client : distributed.Client, optional
         Where batches are built. ``None`` uses the current default client if there
         is one, else local threads (no cluster at all; same batches).
@@ -92,8 +75,8 @@ class BatchStream:
         Epochs to stream.
     shuffle : bool, optional
         Shuffle patches across batches each epoch (seeded by the dataset's seed and
-        the epoch). Default: the config's ``train_dataloader_params["shuffle"]`` in
-        training, False otherwise.
+        the epoch). Default: the dataset's ``default_shuffle`` (the config's
+        ``train_dataloader_params["shuffle"]`` in training, False otherwise).
     rank : int, default 0
         This process's rank in a data-parallel job.
     world_size : int, default 1
@@ -123,8 +106,7 @@ class BatchStream:
     Examples
     --------
     >>> import numpy as np
-    >>> from careamics_dask.config import DataConfig
-    >>> from careamics_dask.factory import create_dataset
+    >>> from careamics_dask import DataConfig, create_dataset
     >>> config = DataConfig(mode="validating", data_type="array", axes="SYX",
     ...     patching={"name": "fixed_random", "patch_size": [8, 8]},
     ...     normalization={"name": "none"}, batch_size=4, seed=1)
@@ -135,7 +117,7 @@ class BatchStream:
 
     def __init__(
         self,
-        dataset: CareamicsDataset,
+        dataset: BatchSource,
         client: Client | None = None,
         *,
         prefetch: int | None = None,
@@ -159,7 +141,7 @@ class BatchStream:
         self.prefetch = max(1, int(get_option("batching.prefetch", prefetch)))
         self.retries = int(get_option("batching.retries", retries))
         self.epochs = int(epochs)
-        self.shuffle = _default_shuffle(dataset) if shuffle is None else bool(shuffle)
+        self.shuffle = dataset.default_shuffle if shuffle is None else bool(shuffle)
         self.rank = int(rank)
         self.world_size = int(world_size)
         self.chunk_aware: bool | str = True if chunk_aware == "order" else chunk_aware
@@ -168,25 +150,30 @@ class BatchStream:
                 "chunk_aware must be False, True, 'order' or 'draw': got "
                 f"{chunk_aware!r}."
             )
-        if self.chunk_aware == "draw" and dataset.config.patching.name != "random":
+        if self.chunk_aware == "draw" and dataset.patching_name != "random":
             raise ValueError(
                 "Chunk-aware draws replace random patching: expected a dataset with "
-                f"patching 'random', got {dataset.config.patching.name!r}. Use "
+                f"patching 'random', got {dataset.patching_name!r}. Use "
                 "chunk_aware=True to regroup this dataset's own patches."
             )
-        self._drawn: tuple[int, PatchTable] | None = None
         self.local = str(get_option("batching.local", local))
         if self.local not in ("threads", "processes"):
             raise ValueError(
                 f"Local executor unknown: expected 'threads' or 'processes', got "
                 f"{self.local!r}."
             )
-        self.seed = int(dataset.config.seed)
+        self.seed = int(dataset.seed)
         self.epoch = 0
         self.position = 0
-        self._plan = dataclasses.replace(dataset.plan, **reading_options())
-        self._token = tokenize(
-            dataset._token(), self.shuffle, self.chunk_aware, self.seed
+        self._plan: BatchBuilder = dataclasses.replace(
+            dataset.plan,  # type: ignore[type-var]  # a dataclass (BatchBuilder)
+            **reading_options(),
+        )
+        self._token = str(
+            tokenize(dataset.token, self.shuffle, self.chunk_aware, self.seed)
+        )
+        self._table = EpochTables(
+            dataset, self._plan, draw=self.chunk_aware == "draw", seed=self.seed
         )
 
     # --- order -------------------------------------------------------------------
@@ -216,47 +203,13 @@ class BatchStream:
             One array of dataset indices per batch.
         """
         n = len(self.dataset)
-        order = np.arange(n, dtype=np.int64)
         if self.chunk_aware:
-            chunks = [canonical_chunks(source) for source in self._plan.inputs]
-            order = chunk_aware_order(
-                self._table(epoch),
-                chunks,
-                self.dataset.batch_size,
-                seed=self.seed,
-                epoch=epoch,
-            )
+            order = self._table.chunk_order(epoch)
         elif self.shuffle:
-            sequence = np.random.SeedSequence(
-                self.seed, spawn_key=(_SHUFFLE_KEY, epoch)
-            )
-            order = np.random.default_rng(sequence).permutation(n).astype(np.int64)
-        size = self.dataset.batch_size
-        batches = [order[i : i + size] for i in range(0, n, size)]
-        if self.world_size > 1:
-            usable = len(batches) // self.world_size * self.world_size
-            batches = batches[self.rank : usable : self.world_size]
-        return batches
-
-    def _table(self, epoch: int) -> PatchTable:
-        """Return the epoch's patch table: the dataset's, or chunk-aware draws."""
-        if self.chunk_aware != "draw":
-            return self.dataset.patch_table(epoch)
-        if self._drawn is None or self._drawn[0] != epoch:
-            chunks = [canonical_chunks(source) for source in self._plan.inputs]
-            patch = getattr(self.dataset.config.patching, "patch_size", None)
-            if patch is None:  # checked at construction: random patching
-                raise ValueError("Chunk-aware draws need a patch size.")
-            drawn = draw_chunk_aware_table(
-                self.dataset.input_shapes,
-                chunks,
-                patch,
-                patches_per_chunk=self.dataset.batch_size,
-                seed=self.seed,
-                epoch=epoch,
-            )
-            self._drawn = (epoch, drawn)
-        return self._drawn[1]
+            order = shuffled_order(n, self.seed, epoch)
+        else:
+            order = np.arange(n, dtype=np.int64)
+        return split_batches(order, self.dataset.batch_size, self.rank, self.world_size)
 
     # --- resume ------------------------------------------------------------------
 
@@ -321,189 +274,45 @@ class BatchStream:
 
     def __iter__(self) -> Iterator[Batch]:
         if self.client is not None:
-            submit, wait = self._distributed(self.client)
-            return self._iterate(submit, wait)
+            # in-memory stacks go to the cluster now, as tiles spread over workers
+            executor = DistributedExecutor(
+                self.client,
+                self._plan,
+                self._table,
+                token=self._token,
+                rank=self.rank,
+                retries=self.retries,
+            )
+            return self._iterate(executor)
         return self._iterate_local()
-
-    def _iterate(self, submit: Any, wait: Any) -> Iterator[Batch]:
-        """Yield batches fetched by a background thread, in order.
-
-        The thread keeps ``prefetch`` batch tasks in flight and fetches finished
-        batches into a small queue, so the consumer's ``next()`` rarely waits for a
-        round trip to a worker. The stream's position moves when a batch is
-        yielded, so :meth:`state_dict` is exact.
-        """
-        ready: queue.Queue[Any] = queue.Queue(maxsize=_READY_BATCHES)
-        stop = threading.Event()
-        fetcher = threading.Thread(
-            target=self._fetch,
-            args=(submit, wait, ready, stop),
-            name="careamics-batch-fetch",
-            daemon=True,
-        )
-        fetcher.start()
-        try:
-            while True:
-                item = ready.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield self._finish(*item)
-        finally:
-            stop.set()
-            while fetcher.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    ready.get(timeout=0.05)
-            fetcher.join()
-
-    def _fetch(
-        self, submit: Any, wait: Any, ready: queue.Queue[Any], stop: threading.Event
-    ) -> None:
-        """Submit tasks in a bounded window and queue their results (a thread)."""
-        window: collections.deque[tuple[int, int, npt.NDArray[np.int64], Any]] = (
-            collections.deque()
-        )
-
-        def put(item: Any) -> bool:
-            while not stop.is_set():
-                with contextlib.suppress(queue.Full):
-                    ready.put(item, timeout=0.05)
-                    return True
-            return False
-
-        def fetch_one() -> bool:
-            epoch, index, indices, future = window.popleft()
-            result = wait(future)
-            _cancel(future)
-            return put((epoch, index, indices, result))
-
-        try:
-            for job in self._jobs():
-                if stop.is_set():
-                    return
-                window.append((*job, submit(*job)))
-                if len(window) >= self.prefetch and not fetch_one():
-                    return
-            while window:
-                if not fetch_one():
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            put(exc)
-        finally:
-            for *_, future in window:
-                _cancel(future)
 
     def _iterate_local(self) -> Iterator[Batch]:
         workers = max(1, min(self.prefetch, os.cpu_count() or 1))
         if self.local == "processes":
-            yield from self._iterate_processes(workers)
-            return
-        build = functools.partial(build_batch, self._plan)
-        with ThreadPoolExecutor(workers, thread_name_prefix="careamics-batch") as pool:
+            yield from self._iterate(ProcessExecutor(workers, self._plan, self._table))
+        else:
+            yield from self._iterate(ThreadExecutor(workers, self._plan, self._table))
 
-            def submit(
-                epoch: int, _: int, indices: npt.NDArray[np.int64]
-            ) -> Future[Any]:
-                rows = self._table(epoch).take(indices)
-                return pool.submit(build, rows, indices, epoch)
+    def _iterate(self, executor: BatchExecutor[HandleT]) -> Iterator[Batch]:
+        """Yield batches fetched ahead by a background thread, in order.
 
-            yield from self._iterate(submit, Future.result)
-
-    def _iterate_processes(self, workers: int) -> Iterator[Batch]:
-        with LocalProcesses(workers, build_batch, self._plan) as processes:
-
-            def submit(epoch: int, _: int, indices: npt.NDArray[np.int64]) -> Ticket:
-                rows = self._table(epoch).take(indices)
-                return processes.submit(rows, indices, epoch)
-
-            yield from self._iterate(submit, processes.result)
-
-    def _distributed(self, client: Client) -> tuple[Any, Any]:
-        # in-memory stacks go to the cluster once, as tiles spread over the workers
-        tiled = TiledPlan(client, self._plan)
-        # a task, not scattered data: the scheduler recomputes it when the worker
-        # holding it is lost (a scattered value would die with that worker)
-        plan = client.submit(
-            hold, tiled.plan, key=f"careamics-plan-{self._token}", pure=False
+        The stream's position moves when a batch is yielded, so :meth:`state_dict`
+        is exact.
+        """
+        return fetch_in_order(
+            executor,
+            self._jobs(),
+            self._finish,
+            prefetch=self.prefetch,
+            ready=_READY_BATCHES,
         )
-        tables: dict[int, Any] = {}
-        # clips patches to their images as the batch task will (tiled plans only)
-        clipper = PatchReader(self._plan.inputs) if tiled.tiled else None
-
-        def submit(
-            epoch: int, index: int, indices: npt.NDArray[np.int64], attempt: int = 0
-        ) -> _Job:
-            if epoch not in tables:
-                tables.clear()
-                tables[epoch] = self._table(epoch)
-            rows = tables[epoch].take(indices)
-            key = f"careamics-batch-{self._token}-{self.rank}-{epoch}-{index}"
-            if attempt:
-                key = f"{key}-again{attempt}"
-            if not tiled.tiled:
-                future = client.submit(
-                    build_batch,
-                    plan,
-                    rows,
-                    indices,
-                    epoch,
-                    key=key,
-                    retries=self.retries,
-                    pure=False,
-                )
-                return _Job(future, {}, (epoch, index, indices), attempt)
-            assert clipper is not None  # tiled plans are BatchPlans
-            low, high = clipper.clipped(rows.data_idx, rows.coords, rows.patch_size)
-            tiles = tiled.needed(rows, low, high)
-            future = client.submit(
-                build_tiled_batch,
-                plan,
-                rows,
-                indices,
-                epoch,
-                tiles,
-                key=key,
-                retries=self.retries,
-                pure=False,
-            )
-            return _Job(future, tiles, (epoch, index, indices), attempt)
-
-        def wait(job: _Job) -> Any:
-            while True:
-                try:
-                    return client.gather(job.future, direct=True)
-                except (CancelledError, TilesLostError):
-                    # scattered tiles die with their worker: send lost tiles again
-                    # from this client's copy (another batch may have done it) and
-                    # run the batch again
-                    if not job.tiles or job.attempt >= _TILE_ATTEMPTS:
-                        raise
-                    lost = tiled.rescatter()
-                    logger.warning(
-                        "batch %d of epoch %d lost its in-memory tiles with a worker "
-                        "(%d sent again); running it again",
-                        job.identity[1],
-                        job.identity[0],
-                        lost,
-                    )
-                    job.release()
-                    again = submit(*job.identity, attempt=job.attempt + 1)
-                    job.future, job.tiles, job.attempt = (
-                        again.future,
-                        again.tiles,
-                        again.attempt,
-                    )
-
-        return submit, wait
 
     def _finish(
         self,
         epoch: int,
         index: int,
         indices: npt.NDArray[np.int64],
-        result: tuple[Any, Any],
+        result: BatchArrays,
     ) -> Batch:
         inputs, targets = result
         self.epoch, self.position = epoch, index + 1
@@ -520,51 +329,6 @@ class BatchStream:
         )
 
 
-_TILE_ATTEMPTS = 3
-"""How often a batch is run again after its in-memory tiles were lost."""
-
-
-@dataclasses.dataclass
-class _Job:
-    """A submitted batch: its future, the tile boxes it reads, its identity."""
-
-    future: Any
-    tiles: dict[Any, Any]
-    identity: tuple[int, int, npt.NDArray[np.int64]]
-    attempt: int = 0
-
-    def release(self) -> None:
-        """Release the batch's future."""
-        _cancel(self.future)
-
-
-def hold(value: Any) -> Any:
-    """Return ``value``: a task that keeps a value recoverable on a cluster.
-
-    Parameters
-    ----------
-    value : Any
-        The value.
-
-    Returns
-    -------
-    Any
-        The same value.
-    """
-    return value
-
-
-def _cancel(future: Any) -> None:
-    if isinstance(future, _Job):
-        future.release()
-        return
-    release = getattr(future, "release", None)
-    if callable(release):
-        release()
-    elif isinstance(future, Future):
-        future.cancel()
-
-
 def _default_client() -> Client | None:
     try:
         from distributed import default_client
@@ -573,10 +337,3 @@ def _default_client() -> Client | None:
     except (ImportError, ValueError):
         return None
     return client
-
-
-def _default_shuffle(dataset: CareamicsDataset) -> bool:
-    config = dataset.config
-    if config.mode != "training":
-        return False
-    return bool(config.train_dataloader_params.get("shuffle", True))

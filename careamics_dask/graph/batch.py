@@ -1,4 +1,4 @@
-"""Batch tasks: one Dask task per batch that reads, pads, normalizes and augments.
+"""Batch building: one batch read, padded, normalized and augmented in one task.
 
 :class:`BatchPlan` is everything a batch task needs besides its table rows: the
 image stacks as small picklable stack sources,
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from careamics_dask.graph.neighbourhoods import neighbourhoods
 from careamics_dask.graph.ordering import canonical_chunks
 from careamics_dask.graph.reading import PatchReader
 from careamics_dask.graph.transforms.augment import augment_batch
@@ -32,7 +33,14 @@ if TYPE_CHECKING:
     from careamics_dask.graph.transforms.spatial import SpatialAugmentation
     from careamics_dask.patching import PatchTable
 
-__all__ = ["BatchBuilder", "BatchPlan", "batch_part", "build_batch", "read_patches"]
+__all__ = [
+    "Batch",
+    "BatchBuilder",
+    "BatchPlan",
+    "batch_part",
+    "build_batch",
+    "read_patches",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -241,100 +249,6 @@ def read_patches(
     return out
 
 
-_MIN_NEIGHBOURS = 4
-"""Patches of one sample a shared region is worth reading for."""
-
-
-def neighbourhoods(
-    rows: PatchTable,
-    low: npt.NDArray[np.int64],
-    high: npt.NDArray[np.int64],
-    size: npt.NDArray[np.int64],
-    chunks: Sequence[Sequence[int]] | None = None,
-) -> tuple[
-    list[tuple[int, int, npt.NDArray[np.intp], Any, Any]], npt.NDArray[np.bool_]
-]:
-    """Find patches that are cheaper to cut together from one shared region.
-
-    Patches of the same sample, all inside their image, are read as one region (their
-    bounding box) and cut out of it in one vectorized copy, instead of one region
-    each, when the box holds at most twice their own pixels, or when it reads no
-    storage chunk they do not touch anyway and copies at most 16 times their pixels
-    (chunk-aware batches, mostly).
-
-    Parameters
-    ----------
-    rows : PatchTable
-        The batch's rows.
-    low, high : numpy.ndarray
-        Each patch clipped to its image, ``(N, ndim)``.
-    size : numpy.ndarray
-        The patch size.
-    chunks : sequence of sequence of int, optional
-        Storage chunk size along the spatial axes of each stack; without it only
-        the first rule applies.
-
-    Returns
-    -------
-    tuple of (list, numpy.ndarray)
-        ``(data_idx, sample_idx, members, box_low, box_high)`` per group, and which
-        rows belong to a group.
-    """
-    grouped = np.zeros(len(rows), dtype=np.bool_)
-    groups: list[tuple[int, int, npt.NDArray[np.intp], Any, Any]] = []
-    if len(rows) < _MIN_NEIGHBOURS:
-        return groups, grouped
-    inside = np.all(
-        (low == rows.coords) & (high == rows.coords + rows.patch_size), axis=1
-    )
-    key = rows.data_idx * (int(rows.sample_idx.max()) + 1) + rows.sample_idx
-    order = np.argsort(key, kind="stable")
-    sorted_keys = key[order]
-    # where the sorted keys change: the first row of each sample's group
-    starts = np.flatnonzero(np.diff(sorted_keys)) + 1
-    if np.diff(starts, prepend=0, append=len(rows)).max() < _MIN_NEIGHBOURS:
-        return groups, grouped  # no sample has enough patches (uniform batches)
-    volume = int(np.prod(size))
-    for members in np.split(order, starts):
-        members = members[inside[members]]
-        if len(members) < _MIN_NEIGHBOURS:
-            continue
-        lo, hi = low[members].min(axis=0), high[members].max(axis=0)
-        first = int(members[0])
-        box = int(np.prod(hi - lo))
-        if box > 2 * len(members) * volume and not (
-            chunks is not None
-            and box <= 16 * len(members) * volume
-            and _no_extra_chunks(
-                low[members], high[members], lo, hi, chunks[rows.data_idx[first]]
-            )
-        ):
-            continue
-        groups.append(
-            (int(rows.data_idx[first]), int(rows.sample_idx[first]), members, lo, hi)
-        )
-        grouped[members] = True
-    return groups, grouped
-
-
-def _no_extra_chunks(
-    low: npt.NDArray[np.int64],
-    high: npt.NDArray[np.int64],
-    box_low: npt.NDArray[np.int64],
-    box_high: npt.NDArray[np.int64],
-    chunk: Sequence[int],
-) -> bool:
-    """Return whether the patches touch every storage chunk their box touches."""
-    size = np.asarray(chunk, dtype=np.int64)
-    first = box_low // size
-    touched = np.zeros(tuple((box_high - 1) // size - first + 1), dtype=np.bool_)
-    starts = (low // size - first).tolist()
-    stops = ((high - 1) // size - first + 1).tolist()
-    for a, b in zip(starts, stops, strict=True):
-        touched[tuple(slice(i, j) for i, j in zip(a, b, strict=True))] = True
-    return bool(touched.all())
-
-
 class BatchBuilder(Protocol):
     """A plan that builds a batch from table rows (one per dataset kind)."""
 
@@ -390,3 +304,34 @@ def batch_part(
         The selected array.
     """
     return batch[part]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Batch:
+    """One batch: stacked inputs and targets with the table rows they came from.
+
+    Attributes
+    ----------
+    input : numpy.ndarray
+        ``(B, C, (Z), Y, X)`` float32.
+    target : numpy.ndarray or None
+        ``(B, C', (Z), Y, X)`` float32, or None without targets.
+    specs : PatchTable
+        The table rows of the batch's patches.
+    indices : numpy.ndarray
+        The dataset index of each patch (``ds[indices[i]]`` is patch ``i``).
+    epoch : int
+        The epoch the patches were drawn for.
+    index : int
+        The batch's index within the epoch.
+    """
+
+    input: npt.NDArray[np.float32]
+    target: npt.NDArray[np.float32] | None
+    specs: PatchTable
+    indices: npt.NDArray[np.int64]
+    epoch: int
+    index: int
+
+    def __len__(self) -> int:
+        return int(self.input.shape[0])

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from careamics_dask.factory.region_data import Batch
+from careamics_dask.graph.batch import Batch
 from careamics_dask.plot._style import (
     CHANNEL_MAPS,
     bare,

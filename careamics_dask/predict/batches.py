@@ -306,7 +306,7 @@ def _remote(
 ) -> tuple[Callable[..., Any], Callable[[Any], Any], Callable[[list[Any]], None]]:
     """Submit, wait and close on a distributed cluster."""
     retries = int(get_option("batching.retries", retries))
-    token = tokenize(dataset._token(), uuid.uuid4().hex)  # one per run
+    token = tokenize(dataset.token, uuid.uuid4().hex)  # one per run
     # tasks, not scattered data: recomputed when the worker holding them is lost
     held = [
         client.submit(hold, value, key=f"careamics-predict-{name}-{token}", pure=False)

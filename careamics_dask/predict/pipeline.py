@@ -331,8 +331,7 @@ def _fingerprint(dataset: CareamicsDataset, *parts: Any) -> str:
         mode="json",
         include={"data_type", "axes", "target_axes", "patching", "normalization"},
     )
-    token = dataset._token()  # config JSON, then the sources
-    sources = token[1:] if isinstance(token, tuple) else token
+    sources = dataset.identity[1:]  # after the config JSON: the sources
     return str(tokenize(config, sources, dataset.config.channels, *parts))
 
 

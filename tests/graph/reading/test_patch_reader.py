@@ -154,7 +154,8 @@ def test_neighbouring_patches_cut_together_equal_one_by_one(
     patch: tuple[int, ...],
     channels: list[int] | None,
 ) -> None:
-    from careamics_dask.graph.batch import neighbourhoods, read_patches
+    from careamics_dask.graph.batch import read_patches
+    from careamics_dask.graph.neighbourhoods import neighbourhoods
     from careamics_dask.patching import PatchTable
 
     rng = np.random.default_rng(9)
