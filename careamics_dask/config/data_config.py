@@ -27,6 +27,10 @@ Differences from CAREamics
 - ``set_3D`` validates the new patch size and axes together and leaves the config
   unchanged when they fail; any rejected assignment is rolled back (pydantic keeps
   a value that a model validator rejected).
+
+Longer than 400 lines: the reference's fields, their defaults and the checks
+across them are one pydantic model; the single-field rules already live in
+:mod:`~careamics_dask.config.data_fields`.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ NumPy over the patch table and the stacks' storage chunk shapes:
 Both are deterministic per ``(seed, epoch)``: each draws from its own
 ``SeedSequence`` child. :func:`count_touched_chunks` measures the effect (distinct
 chunks per batch); :func:`canonical_chunks` gives a stack's storage chunk shape.
+
+Longer than 400 lines: both remedies group rows by the storage chunk that holds
+their start, and share those helpers and the chunk-count measure.
 """
 
 from __future__ import annotations

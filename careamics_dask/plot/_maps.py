@@ -1,4 +1,8 @@
-"""Where patches come from, and the background filter's region weights."""
+"""Where patches come from, and the background filter's region weights.
+
+Longer than 400 lines: the two figures (patch origins, filter maps) share the
+grid-cell overlay and its legend, which are drawn by the same helpers.
+"""
 
 from __future__ import annotations
 

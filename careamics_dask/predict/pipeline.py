@@ -359,12 +359,10 @@ def _check_store(store: str | os.PathLike[str], dataset: CareamicsDataset) -> Pa
 def _resolve_client(client: Client | None, run_on: str) -> Client | None:
     """Return the client, else the default one, else None (local threads)."""
     if client is None:
-        try:
-            from distributed import default_client
+        from distributed import default_client
 
+        with contextlib.suppress(ValueError):  # no default client
             client = default_client()
-        except ValueError:
-            client = None
     if client is None and run_on == "workers":
         raise ValueError(
             "run_on='workers' runs the model in worker tasks: expected a "

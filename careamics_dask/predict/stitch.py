@@ -11,6 +11,9 @@ out as :class:`Region` objects (runs of consecutive chunks of one band), each
 written once, whole, by one writer: no two writes ever touch the same chunk, and
 nothing is read back. A band is freed when all its chunks are out, so memory holds
 the bands the current tiles touch, not the image.
+
+Longer than 400 lines: the band bookkeeping and the regions it emits are one
+algorithm (a chunk is complete when its band says so).
 """
 
 from __future__ import annotations
