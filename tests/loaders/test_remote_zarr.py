@@ -22,7 +22,7 @@ from careamics_dask.errors import (
 from careamics_dask.loaders import clear_handle_cache
 from careamics_dask.loaders.open import open_image, open_images
 from careamics_dask.testing import LoaderCase, LoaderTests
-from tests.loaders.test_ome_zarr import write_ome_image
+from tests.loaders.test_ome import write_ome_image
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
