@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dask
 import numpy as np
 import pytest
-import zarr
 from numcodecs import Delta  # type: ignore[import-untyped]
 from zarr.codecs import ZstdCodec
 
@@ -20,6 +19,9 @@ from careamics_dask.loaders import open_image
 from careamics_dask.loaders._zarr_tensorstore import TensorStoreBoxes
 from careamics_dask.patching import PatchTable
 from careamics_dask.runtime import reading_options
+from tests.graph.reading.helpers import expected_patches as _expected
+from tests.graph.reading.helpers import random_rows as _rows
+from tests.graph.reading.helpers import zarr_source as _source
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,42 +30,6 @@ pytest.importorskip("tensorstore")
 
 RNG = np.random.default_rng(3)
 DATA = RNG.integers(0, 60000, (3, 37, 45), dtype=np.uint16)
-
-
-def _source(path: Path, data: Any, axes: str, **kwargs: Any) -> StackSource:
-    zarr.create_array(store=str(path), name="a", data=data, **kwargs)
-    source = StackSource.from_stack(open_image(path, axes))
-    assert source.binding is not None
-    return source
-
-
-def _rows(n: int, shape: tuple[int, ...], patch: int, seed: int = 0) -> PatchTable:
-    """Patches anywhere, some leaving the image (zero-padded), some inside."""
-    rng = np.random.default_rng(seed)
-    spatial = np.array(shape[2:])
-    coords = rng.integers(-patch // 2, spatial - patch // 2, (n, len(spatial)))
-    return PatchTable.from_columns(
-        data_idx=np.zeros(n, np.int64),
-        sample_idx=rng.integers(0, shape[0], n),
-        coords=coords,
-        patch_size=np.full((n, len(spatial)), patch),
-    )
-
-
-def _expected(
-    canonical: np.ndarray, rows: PatchTable, channels: list[int] | None
-) -> np.ndarray:
-    """Zero-padded patches cut with NumPy from the whole canonical stack."""
-    patch = int(rows.patch_size[0, 0])
-    ndim = rows.coords.shape[1]
-    pad = [(0, 0), (0, 0), *([(patch, patch)] * ndim)]
-    padded = np.pad(canonical.astype(np.float32), pad)
-    out = []
-    for s, c in zip(rows.sample_idx.tolist(), rows.coords.tolist(), strict=True):
-        index = tuple(slice(a + patch, a + 2 * patch) for a in c)
-        region = padded[(s, slice(None), *index)]
-        out.append(region if channels is None else region[channels])
-    return np.stack(out)
 
 
 def test_auto_steps_aside_where_tensorstore_cannot_read(tmp_path: Path) -> None:

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
 import pytest
-import tifffile
 import zarr
 
 from careamics_dask.graph.reading import PatchReader, StackSource
 from careamics_dask.loaders import open_image
 from careamics_dask.testing import count_region_reads
+from tests.graph.reading.helpers import mixed_sources as _sources
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,32 +56,6 @@ def test_pad_both_sides() -> None:
     assert patch[0, 0].sum() == 0
     assert patch[0, :, 0].sum() == 0
     assert patch[0, :, 4].sum() == 0
-
-
-def _sources(tmp_path: Path) -> tuple[list[StackSource], list[Any]]:
-    rng = np.random.default_rng(0)
-    tiff_data = rng.integers(0, 4000, (3, 2, 70, 90), dtype=np.uint16)  # T C Y X
-    tifffile.imwrite(
-        tmp_path / "a.tif", tiff_data, tile=(32, 32), metadata={"axes": "TCYX"}
-    )
-    zarr_data = rng.random((2, 40, 50, 3), dtype=np.float32)  # S Y X C
-    group = zarr.open_group(tmp_path / "b.zarr", mode="w")
-    group.create_array("img", data=zarr_data, chunks=(1, 16, 16, 3))
-    volume = rng.integers(0, 255, (2, 1, 9, 20, 20), dtype=np.uint8)
-    stacks = [
-        open_image(tmp_path / "a.tif", "TCYX"),
-        open_image(tmp_path / "b.zarr", "SYXC"),
-        open_image(da.from_array(tiff_data[:, 0], chunks=(1, 16, 16)), "SYX"),
-        open_image(tiff_data[0], "CYX"),
-    ]
-    expected = [
-        tiff_data,
-        np.moveaxis(zarr_data, -1, 1),
-        tiff_data[:, :1],
-        tiff_data[:1],
-    ]
-    del volume
-    return [StackSource.from_stack(s) for s in stacks], expected
 
 
 @pytest.mark.parametrize("seed", range(4))
