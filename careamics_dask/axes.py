@@ -35,6 +35,7 @@ __all__ = [
     "check_czi_axes_validity",
     "from_canonical",
     "is_3d_axes",
+    "suggest_axes",
     "to_canonical",
     "validate_axes",
 ]
@@ -60,8 +61,8 @@ def check_axes_validity(axes: str) -> None:
     Raises
     ------
     AxesError
-        With the reference's messages: wrong length, ``Y`` and ``X`` not
-        consecutive, an unknown letter, or a duplicated letter.
+        With the reference's messages: an unknown letter (named), wrong
+        length, ``Y`` and ``X`` not consecutive, or a duplicated letter.
 
     Examples
     --------
@@ -72,16 +73,22 @@ def check_axes_validity(axes: str) -> None:
     careamics_dask.errors.AxesError: Invalid axes YZX. Must contain at least X and Y axes consecutively.
     """  # noqa: E501
     upper = axes.upper()
+    unknown = sorted({letter for letter in upper if letter not in REFERENCE_ORDER})
+    if unknown:  # named first: "SCYQ" is wrong because of Q, not because of X
+        raise AxesError(
+            f"Invalid axes {axes}. Must be a combination of STCZYX (got unknown "
+            f"{', '.join(unknown)}). Use only the letters S, T, C, Z, Y and X, "
+            "e.g. 'SCYX'."
+        )
     if not 2 <= len(upper) <= 6:
         raise AxesError(
             f"Invalid axes {axes}. Must contain at least 2 and at most 6 axes."
+            + (" Got none: give the axes, e.g. 'SCYX'." if not upper else "")
         )
     if "YX" not in upper and "XY" not in upper:
         raise AxesError(
             f"Invalid axes {axes}. Must contain at least X and Y axes consecutively."
         )
-    if any(letter not in REFERENCE_ORDER for letter in upper):
-        raise AxesError(f"Invalid axes {axes}. Must be a combination of STCZYX.")
     for letter in upper:
         if upper.count(letter) > 1:
             raise AxesError(
@@ -186,12 +193,29 @@ def validate_axes(
             f"Axes {axes!r} have {len(upper)} letters but the data{where} has "
             f"{len(shape)} dimensions (shape {tuple(shape)}). Expected one letter "
             f"per dimension; pass axes with {len(shape)} letters from STCZYX "
-            f"that describe the shape, e.g. {_suggest_axes(len(shape))!r}."
+            f"that describe the shape, e.g. {suggest_axes(len(shape))!r}."
         )
     return upper
 
 
-def _suggest_axes(ndim: int) -> str:
+def suggest_axes(ndim: int) -> str:
+    """Return a typical axes string for data with ``ndim`` dimensions.
+
+    Parameters
+    ----------
+    ndim : int
+        The number of dimensions.
+
+    Returns
+    -------
+    str
+        ``YX``, ``SYX``, ``SCYX``, ``SCZYX`` or ``STCZYX`` (``YX`` otherwise).
+
+    Examples
+    --------
+    >>> suggest_axes(4)
+    'SCYX'
+    """
     return {2: "YX", 3: "SYX", 4: "SCYX", 5: "SCZYX", 6: "STCZYX"}.get(ndim, "YX")
 
 

@@ -1,4 +1,4 @@
-"""The ``careamics-dask`` command line: demo, inspect, batches and export."""
+"""The ``careamics-dask`` command line: demo, inspect, batches, export, predict."""
 
 from __future__ import annotations
 
@@ -7,35 +7,33 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from careamics_dask.app.demo import write_demo_data
+from careamics_dask.app.error_lines import clean_errors, quiet_distributed, set_verbose
 from careamics_dask.app.reports import (
+    dask_progress,
     describe_client,
-    human_bytes,
     progress_bar,
-    status,
     stream_with_progress,
 )
-from careamics_dask.errors import CareamicsDaskError
+from careamics_dask.errors import AxesError
 from careamics_dask.loaders.open import open_images
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import xarray as xr
     from distributed import Client
 
     from careamics_dask.app.runfile import RunFile
     from careamics_dask.factory.dataset import CareamicsDataset
 
-__all__ = ["StackSummary", "app", "main"]
+__all__ = ["app", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,25 +43,64 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_USER_ERRORS = (CareamicsDaskError, OSError, ValueError, TypeError)
+
+def _print_version(value: bool) -> None:
+    if value:
+        from careamics_dask.runtime import __version__
+
+        typer.echo(f"careamics-dask {__version__}")
+        raise typer.Exit
 
 
-def _fail(exc: BaseException) -> typer.Exit:
-    """Print one error line and return the exit (code 2) to raise."""
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=2)
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Print tracebacks with errors, and distributed's logs.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Feed deep-learning training for microscopy from data larger than memory.
+
+    Errors print one line (source, rule, fix) and exit with code 2; --verbose
+    adds the traceback.
+    """
+    set_verbose(verbose=verbose)
+    if not verbose:
+        quiet_distributed(ctx)
 
 
-def _shape(values: tuple[int, ...] | None) -> str:
-    return "x".join(str(v) for v in values) if values else "in memory"
+_DEMO_HELP = """Run the main job on synthetic data: a 1 GiB store, one epoch, a PNG.
+
+Generates the store once and caches it (in --cache-dir, default
+$XDG_CACHE_HOME/careamics-dask; later runs reuse it), builds training and
+validation datasets (stratified patches, a validation split, a background filter,
+mean/std statistics), streams an epoch on an embedded cluster and draws sample
+patches and where they come from into --out. About 3 minutes on 2 cores the first
+time (writing the store takes about a third of it); --quick takes seconds.
+"""
 
 
-@app.command()
+@app.command(help=_DEMO_HELP)
 def demo(
     cache_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where the demo store is kept [$XDG_CACHE_HOME/careamics-dask]."
+            help="Where the demo store is kept "
+            "[default: $XDG_CACHE_HOME/careamics-dask]."
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="The PNG to write.")] = Path(
@@ -74,78 +111,19 @@ def demo(
         typer.Option("--quick", help="A 2 MiB store instead of 1 GiB (tests, CI)."),
     ] = False,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Workers of the embedded cluster.")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Workers of the embedded cluster [default: one per core, at most 4].",
+        ),
     ] = None,
 ) -> None:
-    """Run the main job on synthetic data: a 1 GiB OME-Zarr store, one epoch, a PNG.
-
-    Generates the store once (cached), builds training and validation datasets
-    (stratified patches, a validation split, a background filter, mean/std
-    statistics), streams an epoch on an embedded cluster and draws sample patches
-    and where they come from.
-    """
+    """Run the main job on synthetic data (help: _DEMO_HELP)."""
     from careamics_dask.app.demo_run import run_demo
 
-    try:
+    with clean_errors():
         run_demo(
             Console(), cache_dir=cache_dir, out=out, quick=quick, n_workers=workers
-        )
-    except _USER_ERRORS as exc:
-        raise _fail(exc) from exc
-
-
-def _disk_bytes(source: str, array: str) -> int | None:
-    """Sum the file sizes of a local stack (its array folder, or its file)."""
-    if source.startswith("file://"):
-        source = source.removeprefix("file://")
-    elif "://" in source or not source:
-        return None
-    path = Path(source)
-    if array and (path / array).exists():
-        path = path / array
-    if path.is_file():
-        return path.stat().st_size
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StackSummary:
-    """What ``inspect`` reports of one image stack (metadata only)."""
-
-    name: str
-    dims: str
-    shape: tuple[int, ...]
-    dtype: str
-    chunks: tuple[int, ...] | None
-    channels: tuple[str, ...]
-    original_axes: str
-    original_shape: tuple[int, ...]
-    pixel_sizes: dict[str, float]
-    pixel_unit: str | None
-    nbytes: int
-    disk_bytes: int | None
-
-    @classmethod
-    def from_stack(cls, stack: xr.DataArray) -> StackSummary:
-        """Summarize a stack without reading its pixels."""
-        chunks = getattr(stack.data, "chunksize", None)
-        return cls(
-            name=str(stack.name),
-            dims="".join(str(d) for d in stack.dims),
-            shape=tuple(stack.shape),
-            dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
-            chunks=tuple(chunks) if chunks is not None else None,
-            channels=tuple(str(c) for c in stack.coords["C"].values),
-            original_axes=str(stack.attrs.get("original_axes", "")),
-            original_shape=tuple(stack.attrs.get("original_shape", ())),
-            pixel_sizes=dict(stack.attrs.get("pixel_sizes", {})),
-            pixel_unit=stack.attrs.get("pixel_unit"),
-            nbytes=int(stack.nbytes),
-            disk_bytes=_disk_bytes(
-                str(stack.attrs.get("source", "")), str(stack.attrs.get("array", ""))
-            ),
         )
 
 
@@ -169,40 +147,34 @@ def inspect(
     ] = False,
 ) -> None:
     """Show the image stacks a source holds, reading metadata only."""
-    try:
-        stacks = open_images(source if len(source) > 1 else source[0], axes, data_type)
-    except (CareamicsDaskError, OSError, ValueError) as exc:
-        raise _fail(exc) from exc
+    from careamics_dask.app.inspection import (
+        StackSummary,
+        describe_unlabeled,
+        print_summaries,
+    )
+
+    with clean_errors():
+        try:
+            stacks = open_images(
+                source if len(source) > 1 else source[0], axes, data_type
+            )
+        except AxesError as exc:
+            if axes:
+                raise
+            raise AxesError(describe_unlabeled(source[0])) from exc
     summaries = [StackSummary.from_stack(s) for s in stacks]
     if as_json:
         typer.echo(json.dumps([asdict(s) for s in summaries], indent=2))
         return
-    table = Table(title=f"{len(stacks)} image stack(s)")
-    columns = ("name", "dims", "shape", "dtype", "chunks", "channels", "pixel sizes")
-    for column in columns:
-        table.add_column(column)
-    for column in ("size", "on disk"):  # sizes such as "12.5 KiB" stay on one line
-        table.add_column(column, no_wrap=True)
-    for item in summaries:
-        unit = f" {item.pixel_unit}" if item.pixel_unit else ""
-        sizes = ", ".join(f"{k}={v:g}" for k, v in item.pixel_sizes.items())
-        table.add_row(
-            item.name,
-            item.dims,
-            _shape(item.shape),
-            item.dtype,
-            _shape(item.chunks),
-            ", ".join(item.channels),
-            (sizes + unit) if sizes else "-",
-            human_bytes(item.nbytes),
-            human_bytes(item.disk_bytes) if item.disk_bytes is not None else "-",
-        )
-    Console().print(table)
+    print_summaries(summaries, Console())
 
 
 @app.command("demo-data")
 def demo_data(
-    path: Annotated[Path, typer.Argument(help="Where to write (must not exist).")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Where to write (reused if it holds the same demo data)."),
+    ],
     kind: Annotated[str, typer.Option(help="zarr, ome-zarr or tiff.")] = "zarr",
     samples: Annotated[int, typer.Option(min=1, help="Number of samples.")] = 4,
     channels: Annotated[int, typer.Option(min=1, help="Number of channels.")] = 2,
@@ -210,23 +182,26 @@ def demo_data(
     depth: Annotated[int, typer.Option(min=0, help="Z planes (0 for 2-D).")] = 0,
 ) -> None:
     """Write a small synthetic microscopy dataset to try the other commands on."""
+    from careamics_dask.app.demo import demo_data_matches
+
     spatial = (depth, size, size) if depth else (size, size)
     chunk = min(size, 128)
-    try:
-        out = write_demo_data(
-            path,
-            kind,  # type: ignore[arg-type]
-            n_samples=samples,
-            n_channels=channels,
-            spatial=spatial,
-            chunks=(chunk, chunk),
-        )
-    except (FileExistsError, ValueError) as exc:
-        raise _fail(exc) from exc
+    arguments: dict[str, Any] = {
+        "n_samples": samples,
+        "n_channels": channels,
+        "spatial": spatial,
+        "chunks": (chunk, chunk),
+    }
+    with clean_errors():
+        reused = demo_data_matches(path, kind, **arguments)  # type: ignore[arg-type]
+        out = write_demo_data(path, kind, **arguments)  # type: ignore[arg-type]
     axes = "SC" + ("ZYX" if depth else "YX")
     hint = {"tiff": "C" + axes[2:], "ome-zarr": ""}.get(kind, axes)
+    done = "reused" if reused else "wrote"
     typer.echo(
-        f"wrote {kind} demo data to {out}; try: careamics-dask inspect {out}"
+        f"{done} {kind} demo data at {out}"
+        + (" (it exists with these arguments)" if reused else "")
+        + f"; try: careamics-dask inspect {out}"
         + (f" --axes {hint}" if hint else "")
     )
 
@@ -240,38 +215,46 @@ RunPath = Annotated[
 def _open_run(
     run_file: Path, console: Console, *, local: bool = False
 ) -> Iterator[tuple[RunFile, str, CareamicsDataset, Client | None]]:
-    """Load a run file, connect to its cluster and build its dataset there."""
+    """Load a run file, connect to its cluster and build its dataset there.
+
+    The run file is read and checked before any cluster starts.
+    """
     from careamics_dask.app.run_datasets import build_datasets, select_dataset
     from careamics_dask.app.runfile import load_run_file
 
-    try:
-        run = load_run_file(run_file)
-    except _USER_ERRORS as exc:
-        raise _fail(exc) from exc
+    run = load_run_file(run_file)
     cluster = run.cluster.model_copy(update={"local": True}) if local else run.cluster
-    try:
-        client = cluster.connect()
-    except OSError as exc:
-        raise _fail(exc) from exc
+    client = cluster.connect()
     try:
         describe_client(client, console)
-        try:
-            with status(console, "building the dataset (statistics, filters)"):
-                name, dataset = select_dataset(run, build_datasets(run))
-        except _USER_ERRORS as exc:
-            raise _fail(exc) from exc
+        with dask_progress(console, "building the dataset (statistics, filters)"):
+            name, dataset = select_dataset(run, build_datasets(run))
         yield run, name, dataset, client
     finally:
         if client is not None:
             client.close()
 
 
-@app.command()
+_BATCHES_HELP = """Stream batches from a run file and report throughput.
+
+The run file (YAML) names the data, the data config (inline or a file) and the
+cluster, e.g. "data: {inputs: images.zarr, n_val_patches: 64}", "config:
+data_config.yml", "batches: 200"; see careamics_dask.app.runfile for every field.
+Fields of predict (model: ...) are ignored. Datasets are built on the cluster; the
+throughput covers streaming only.
+"""
+
+
+@app.command(help=_BATCHES_HELP)
 def batches(
     run_file: RunPath,
     count: Annotated[
         int | None,
-        typer.Option("--batches", min=1, help="Batches to stream (run file's)."),
+        typer.Option(
+            "--batches",
+            min=1,
+            help="Batches to stream [default: the run file's batches, else epochs].",
+        ),
     ] = None,
     local: Annotated[
         bool, typer.Option("--local", help="No cluster: build batches on threads.")
@@ -280,17 +263,14 @@ def batches(
         bool, typer.Option("--json", help="Also print the report as JSON.")
     ] = False,
 ) -> None:
-    """Stream batches from a run file and report throughput.
-
-    The run file (YAML) names the data, the data config (inline or a file) and the
-    cluster, e.g. "data: {inputs: images.zarr, n_val_patches: 64}", "config:
-    data_config.yml", "batches: 200"; see careamics_dask.app.runfile for every field.
-    Datasets are built on the cluster; the throughput covers streaming only.
-    """
+    """Stream batches from a run file (help: _BATCHES_HELP)."""
     from careamics_dask.feeding import BatchStream
 
     console = Console()
-    with _open_run(run_file, console, local=local) as (run, name, dataset, client):
+    with (
+        clean_errors(),
+        _open_run(run_file, console, local=local) as (run, name, dataset, client),
+    ):
         per_epoch = dataset.n_batches()
         wanted = count or run.batches or per_epoch * run.epochs
         epochs = max(run.epochs, math.ceil(wanted / max(per_epoch, 1)))
@@ -323,30 +303,29 @@ def export(
     from careamics_dask.app.export import export_epoch
 
     console = Console()
-    if out.exists() and not overwrite:
-        raise _fail(
-            FileExistsError(
+    with clean_errors():
+        if out.exists() and not overwrite:
+            raise FileExistsError(
                 f"Export output {str(out)!r} exists already: expected a new path. "
                 "Pass --overwrite to replace it."
             )
-        )
-    with _open_run(run_file, console) as (_, name, dataset, client):
-        start = time.perf_counter()
-        with progress_bar(console) as progress:
-            task = progress.add_task(f"epoch {epoch}", total=None, rate="")
+        with _open_run(run_file, console) as (_, name, dataset, client):
+            start = time.perf_counter()
+            with progress_bar(console) as progress:
+                task = progress.add_task(f"epoch {epoch}", total=None, rate="")
 
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
 
-            export_epoch(
-                dataset,
-                out,
-                epoch=epoch,
-                client=client,
-                overwrite=overwrite,
-                on_progress=advance,
-            )
-        seconds = time.perf_counter() - start
+                export_epoch(
+                    dataset,
+                    out,
+                    epoch=epoch,
+                    client=client,
+                    overwrite=overwrite,
+                    on_progress=advance,
+                )
+            seconds = time.perf_counter() - start
     what = "patches and targets" if dataset.targets is not None else "patches"
     console.print(
         f"wrote {len(dataset):,} {what} of dataset {name!r} (epoch {epoch}) and its "
@@ -355,20 +334,42 @@ def export(
     )
 
 
-@app.command()
+_PREDICT_HELP = """Predict with a model, stitched into a Zarr store out of core.
+
+The run file is the one of batches and export (data, config, cluster; batches,
+epochs and dataset are ignored) plus the model:
+
+  model: numpy:negative   an importable callable or torch module, module:attribute
+  model_kwargs: {...}     optional: call model with these to build it
+  device: cuda            optional: the device of a torch module
+  run_on: client          optional: client (default) or workers
+  resources: {GPU: 1}     optional: worker resources of the model tasks
+  chunks: [256, 256]      optional: output chunks along (Z,) Y, X
+  overwrite: false        optional: replace a complete OUT
+  resume: true            optional: continue an interrupted OUT (OUT.partial)
+
+A training config predicts whole images; a predicting config with tiled patching
+predicts tiles. An interrupted run is resumed by running the same command again.
+"""
+
+
+@app.command(help=_PREDICT_HELP)
 def predict(
     run_file: Annotated[Path, typer.Argument(help="Run file: data, config, model.")],
     out: Annotated[Path, typer.Argument(help="Output Zarr store (must not exist).")],
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace a complete OUT (as overwrite: true)."
+        ),
+    ] = False,
 ) -> None:
-    """Predict tiles with a model and stitch them into a Zarr store, out of core."""
+    """Predict into a Zarr store (help: _PREDICT_HELP)."""
     from careamics_dask.app.predict_run import run_prediction
 
-    try:
-        summary = run_prediction(run_file, out, progress=progress)
-    except (CareamicsDaskError, OSError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+    with clean_errors():
+        summary = run_prediction(run_file, out, progress=progress, overwrite=overwrite)
     typer.echo(summary.describe())
 
 

@@ -7,6 +7,7 @@ behave as on real fluorescence data, small enough to write in seconds.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,9 +19,14 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-__all__ = ["DemoKind", "synthetic_image", "write_demo_data"]
+__all__ = ["DemoKind", "demo_data_matches", "synthetic_image", "write_demo_data"]
 
 logger = logging.getLogger(__name__)
+
+_MARKER = "careamics-dask-demo-data.json"
+"""Beside the images of a TIFF folder: the arguments of a complete write."""
+_ATTRIBUTE = "careamics-dask-demo-data"
+"""In a Zarr store's root attributes: the arguments of a complete write."""
 
 DemoKind = Literal["zarr", "ome-zarr", "tiff"]
 
@@ -99,12 +105,14 @@ def write_demo_data(
     Returns
     -------
     pathlib.Path
-        The written path.
+        The written path; an existing path that holds demo data written with the
+        same arguments is reused as it is (:func:`demo_data_matches`), so running
+        a tutorial twice works.
 
     Raises
     ------
     FileExistsError
-        When ``path`` exists already (nothing is overwritten).
+        When ``path`` exists and holds something else (nothing is overwritten).
     ValueError
         For an unknown kind.
 
@@ -117,12 +125,106 @@ def write_demo_data(
     'd.zarr'
     """
     path = Path(path)
-    if path.exists():
-        raise FileExistsError(
-            f"Demo output {str(path)!r} exists already: expected a new path. Choose "
-            "another path or delete the old one."
+    if kind not in ("zarr", "ome-zarr", "tiff"):
+        raise ValueError(
+            f"Unknown demo kind {kind!r}: expected one of 'zarr', 'ome-zarr', 'tiff'."
         )
-    data = _stack(n_samples, n_channels, spatial)
+    arguments = _arguments(kind, n_samples, n_channels, spatial, chunks)
+    if path.exists():
+        if _read_arguments(path) == arguments:
+            logger.info("reusing the demo data at %s (same arguments)", path)
+            return path
+        raise FileExistsError(
+            f"Demo output {str(path)!r} exists already and does not hold demo data "
+            f"written with these arguments ({arguments}): expected a new path or "
+            "the same arguments. Choose another path or delete the old one."
+        )
+    _write(path, kind, _stack(n_samples, n_channels, spatial), chunks)
+    _record(path, kind, arguments)
+    return path
+
+
+def _arguments(
+    kind: str,
+    n_samples: int,
+    n_channels: int,
+    spatial: Sequence[int],
+    chunks: Sequence[int],
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "n_samples": int(n_samples),
+        "n_channels": int(n_channels),
+        "spatial": [int(v) for v in spatial],
+        "chunks": [int(v) for v in chunks],
+    }
+
+
+def _record(path: Path, kind: DemoKind, arguments: dict[str, Any]) -> None:
+    """Record a complete write and its arguments (written last).
+
+    Zarr stores keep them in the root group's attributes, TIFF folders in a JSON
+    file beside the images.
+    """
+    if kind == "tiff":
+        (path / _MARKER).write_text(json.dumps(arguments), encoding="utf-8")
+        return
+    import zarr
+
+    zarr.open_group(path, mode="r+").attrs[_ATTRIBUTE] = arguments
+
+
+def _read_arguments(path: Path) -> dict[str, Any] | None:
+    found: Any = None
+    try:
+        if (path / _MARKER).is_file():
+            found = json.loads((path / _MARKER).read_text(encoding="utf-8"))
+        elif (path / "zarr.json").is_file():
+            import zarr
+
+            found = zarr.open_group(path, mode="r").attrs.get(_ATTRIBUTE)
+    except (OSError, ValueError, TypeError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def demo_data_matches(
+    path: str | Path,
+    kind: DemoKind = "zarr",
+    *,
+    n_samples: int = 4,
+    n_channels: int = 2,
+    spatial: Sequence[int] = (256, 256),
+    chunks: Sequence[int] = (128, 128),
+) -> bool:
+    """Tell whether ``path`` holds complete demo data written with these arguments.
+
+    :func:`write_demo_data` reuses such a path instead of writing it again.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The demo data's path.
+    kind, n_samples, n_channels, spatial, chunks
+        As :func:`write_demo_data`.
+
+    Returns
+    -------
+    bool
+        True when a complete write with the same arguments is there.
+
+    Examples
+    --------
+    >>> demo_data_matches("no/such/path.zarr")
+    False
+    """
+    arguments = _arguments(kind, n_samples, n_channels, spatial, chunks)
+    return Path(path).is_dir() and _read_arguments(Path(path)) == arguments
+
+
+def _write(path: Path, kind: DemoKind, data: Any, chunks: Sequence[int]) -> None:
+    n_channels = data.shape[1]
+    spatial = data.shape[2:]
     spatial_axes = "ZYX"[-len(spatial) :]
     logger.info("writing %s demo data %s to %s", kind, data.shape, path)
     if kind == "tiff":
@@ -137,7 +239,7 @@ def write_demo_data(
                 compression="zlib",
                 metadata={"axes": "C" + spatial_axes},
             )
-        return path
+        return
     import zarr
 
     if kind == "zarr":
@@ -148,7 +250,7 @@ def write_demo_data(
             chunks=(1, 1, *chunks),
             attributes={"axes": "SC" + spatial_axes},
         )
-        return path
+        return
     if kind == "ome-zarr":
         group = zarr.open_group(path, mode="w-", zarr_format=3)
         group.create_array("0", data=data, chunks=(1, 1, *chunks))
@@ -179,7 +281,7 @@ def write_demo_data(
                 "channels": [{"label": f"channel_{c}"} for c in range(n_channels)]
             },
         }
-        return path
+        return
     raise ValueError(
         f"Unknown demo kind {kind!r}: expected one of 'zarr', 'ome-zarr', 'tiff'."
     )

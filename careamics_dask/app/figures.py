@@ -10,12 +10,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from careamics_dask.app.figure_marks import scale_bar
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from careamics_dask.app.figure_marks import PixelSize
     from careamics_dask.factory.dataset import CareamicsDataset
 
-__all__ = ["PatchOrigins", "find_patch_origins", "plot_demo_figure"]
+__all__ = [
+    "PatchOrigins",
+    "find_patch_origins",
+    "plot_demo_figure",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -191,19 +198,33 @@ def _patch_rows(
     area: Any,
     rows: list[tuple[str, npt.NDArray[np.float32], str]],
     labels: Sequence[str],
+    pixel: PixelSize | None,
 ) -> None:
-    grid = area.subgridspec(len(rows), len(labels), wspace=0.05, hspace=0.12)
+    columns = len(labels)
+    grid = area.subgridspec(
+        len(rows),
+        columns + 1,
+        wspace=0.05,
+        hspace=0.12,
+        width_ratios=[1.0] * columns + [0.08],
+    )
     for r, (name, images, cmap) in enumerate(rows):
         low, high = _stretch(images)  # one scale per row: empty patches look empty
+        shown: Any = None
         for c, label in enumerate(labels):
             axis = figure.add_subplot(grid[r, c])
-            axis.imshow(images[c], cmap=cmap, vmin=low, vmax=high)
+            shown = axis.imshow(images[c], cmap=cmap, vmin=low, vmax=high)
             axis.set_xticks([])
             axis.set_yticks([])
             if r == 0:
                 axis.set_title(label, fontsize=8)
             if c == 0:
                 axis.set_ylabel(name, fontsize=9)
+                if pixel is not None and r == 0:
+                    scale_bar(axis, pixel, float(images.shape[-1]))
+        colorbar = figure.colorbar(shown, cax=figure.add_subplot(grid[r, columns]))
+        colorbar.ax.tick_params(labelsize=7)
+        colorbar.set_label("normalized", fontsize=7)
 
 
 def _notes(figure: Any, area: Any, notes: Sequence[str]) -> None:
@@ -214,7 +235,11 @@ def _notes(figure: Any, area: Any, notes: Sequence[str]) -> None:
 
 
 def _origin_maps(
-    figure: Any, area: Any, origins: PatchOrigins, notes: Sequence[str]
+    figure: Any,
+    area: Any,
+    origins: PatchOrigins,
+    notes: Sequence[str],
+    pixel: PixelSize | None,
 ) -> None:
     left, right, aside = area.subgridspec(
         1, 3, wspace=0.12, width_ratios=[1.0, 1.15, 0.85]
@@ -222,8 +247,13 @@ def _origin_maps(
     _notes(figure, aside, notes)
     axis = figure.add_subplot(left)
     low, high = _stretch(origins.overview)
-    axis.imshow(origins.overview, cmap="gray", vmin=low, vmax=high)
+    image = axis.imshow(origins.overview, cmap="gray", vmin=low, vmax=high)
     _outline(axis, origins.val_starts, origins.patch_size, origins.scale)
+    if pixel is not None:
+        width = float(origins.overview.shape[-1])
+        scale_bar(axis, pixel, width, scale=origins.scale)
+    intensity = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02)
+    intensity.set_label("intensity (counts)", fontsize=9)
     axis.set_title(
         f"{origins.label}, channel 0 (1:{origins.scale}),\n"
         f"{len(origins.val_starts)} validation patches outlined",
@@ -255,8 +285,12 @@ def plot_demo_figure(
     title: str,
     targets: npt.NDArray[np.float32] | None = None,
     notes: Sequence[str] = (),
+    pixel: PixelSize | None = None,
 ) -> Path:
     """Draw sample patches and the patch-origin maps into a PNG.
+
+    Every image has an intensity colorbar (one per row of patches, in normalized
+    units; counts for the overview) and, given ``pixel``, a scale bar.
 
     Parameters
     ----------
@@ -276,6 +310,8 @@ def plot_demo_figure(
         ``(n, C', Y, X)`` target patches, drawn under the inputs.
     notes : sequence of str, default ()
         Paragraphs printed beside the maps (what was run, and how fast).
+    pixel : PixelSize, optional
+        The pixel size: the patches and the overview get scale bars.
 
     Returns
     -------
@@ -328,8 +364,8 @@ def plot_demo_figure(
         top=0.9,
         bottom=0.03,
     )
-    _patch_rows(figure, outer[0], rows, labels)
-    _origin_maps(figure, outer[1], origins, notes)
+    _patch_rows(figure, outer[0], rows, labels, pixel)
+    _origin_maps(figure, outer[1], origins, notes, pixel)
     figure.suptitle(title, fontsize=12)
     target = Path(path)
     figure.savefig(target, dpi=DPI)

@@ -14,11 +14,16 @@ config, cluster, prefetch) plus the model and where it runs::
     run_on: client                   # optional: client (default) or workers
     resources: {GPU: 1}              # optional: worker resources of the model tasks
     chunks: [256, 256]               # optional: output chunks along (Z,) Y, X
-    overwrite: false                 # optional
-    resume: true                     # optional
+    overwrite: false                 # optional: replace a complete output
+    resume: true                     # optional: continue OUT.zarr.partial
 
-The config must be a predicting config (tiled or whole patching); a training config
-is converted to whole-image prediction, as ``create_pred_dataset`` does.
+The config should be a predicting config (tiled or whole patching); a training
+config is converted to whole-image prediction, as ``create_pred_dataset`` does. The
+same file also runs ``batches`` and ``export`` (they ignore the model's fields, and
+``predict`` ignores ``batches``, ``epochs`` and ``dataset``). An interrupted run
+leaves ``OUT.zarr.partial``, which the same command resumes (``resume: false``
+starts again); a complete ``OUT.zarr`` is replaced only with ``overwrite: true``
+(or ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -28,10 +33,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-from pydantic import ValidationError, model_validator
-
-from careamics_dask.app.runfile import RunFile, RunFileError, _one_line
+from careamics_dask.app.runfile import RunFile, load_run_file
 from careamics_dask.factory import PredData, create_pred_dataset
 from careamics_dask.predict.pipeline import predict_to_zarr
 
@@ -91,35 +93,15 @@ class PredictionRunFile(RunFile):
     resume: bool = True
     """Continue an interrupted prediction into the same output."""
 
-    @model_validator(mode="after")
-    def check_streaming_fields(self) -> PredictionRunFile:
-        """Reject the fields of ``batches`` that prediction does not use.
+    def check_data_suits_config(self) -> tuple[str, str] | None:
+        """Return None: prediction uses neither the validation split nor filters.
 
         Returns
         -------
-        PredictionRunFile
-            The model, unchanged.
-
-        Raises
-        ------
-        ValueError
-            For ``batches``, ``epochs`` or a ``dataset`` other than ``predict``.
+        None
+            ``n_val_patches``, masks and filters only shape training patches.
         """
-        unused = [
-            name
-            for name, used in (
-                ("batches", self.batches is not None),
-                ("epochs", self.epochs != 1),
-                ("dataset", self.dataset not in (None, "predict")),
-            )
-            if used
-        ]
-        if unused:
-            raise ValueError(
-                f"{', '.join(unused)} select batches to stream; prediction predicts "
-                "every tile of the data: remove them"
-            )
-        return self
+        return None
 
 
 def import_object(name: str) -> Any:
@@ -182,32 +164,36 @@ def load_prediction_run(path: str | os.PathLike[str]) -> PredictionRunFile:
         When the file is missing, not YAML, not a mapping, or invalid; the message
         is one line naming the field and the fix.
     """
-    source = Path(path)
-    if not source.is_file():
-        raise RunFileError(
-            f"No run file at {str(source)!r}: expected a YAML file naming data, "
-            "config and model. Check the path.",
-            path=str(source),
+    return load_run_file(Path(path), PredictionRunFile)
+
+
+def _check_output(out: Path, run: PredictionRunFile, run_file: Path) -> None:
+    """Refuse a complete output unless the run file says to overwrite it."""
+    if out.exists() and not run.overwrite:
+        raise FileExistsError(
+            f"The prediction output {str(out)!r} exists already (a complete "
+            "prediction): expected a new path. Set `overwrite: true` in the run "
+            f"file {str(run_file)!r} (or pass --overwrite) to replace it once the "
+            "new prediction is complete; only an interrupted prediction "
+            f"({out.name}.partial) is resumed by running the same command again."
         )
-    try:
-        content = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RunFileError(
-            f"Run file {str(source)!r} is not valid YAML: {exc}. Fix the syntax.",
-            path=str(source),
-        ) from exc
-    if not isinstance(content, dict):
-        raise RunFileError(
-            f"Run file {str(source)!r} must hold a mapping with 'data', 'config' and "
-            f"'model', got {type(content).__name__}.",
-            path=str(source),
-        )
-    try:
-        return PredictionRunFile.model_validate(
-            content, context={"base": source.resolve().parent}
-        )
-    except ValidationError as exc:
-        raise RunFileError(_one_line(exc, source), path=str(source)) from exc
+
+
+_API_WORDS = {
+    "Pass resume=False": "Set `resume: false` in the run file",
+    "Pass overwrite=True": "Set `overwrite: true` in the run file",
+}
+
+
+def _in_run_file_words(exc: Exception) -> Exception:
+    """Return ``exc`` with API wording (``resume=False``) in run-file keys."""
+    message = str(exc)
+    changed = message
+    for api, key in _API_WORDS.items():
+        changed = changed.replace(api, key)
+    if changed == message or type(exc) not in (ValueError, FileExistsError):
+        return exc
+    return type(exc)(changed)
 
 
 def run_prediction(
@@ -215,6 +201,7 @@ def run_prediction(
     out: str | os.PathLike[str],
     *,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> PredictionSummary:
     """Predict what a run file describes into ``out`` (the CLI's ``predict``).
 
@@ -226,6 +213,8 @@ def run_prediction(
         The output Zarr store.
     progress : bool, default True
         Show a progress bar (on stderr).
+    overwrite : bool, default False
+        Replace a complete output, as ``overwrite: true`` in the run file does.
 
     Returns
     -------
@@ -240,6 +229,9 @@ def run_prediction(
         When the model cannot be imported, or the data does not suit the config.
     """
     run = load_prediction_run(run_file)
+    if overwrite:
+        run = run.model_copy(update={"overwrite": True})
+    _check_output(Path(out), run, Path(run_file))
     model = import_object(run.model)
     if run.model_kwargs is not None:
         model = model(**run.model_kwargs)
@@ -247,6 +239,21 @@ def run_prediction(
         run.config, PredData(run.data.inputs, run.data.targets)
     )
     client = run.cluster.connect()
+    try:
+        return _predict(run, dataset, model, Path(out), client, progress)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _predict(
+    run: PredictionRunFile,
+    dataset: Any,
+    model: Any,
+    out: Path,
+    client: Any,
+    progress: bool,
+) -> PredictionSummary:
     try:
         return predict_to_zarr(
             dataset,
@@ -262,6 +269,5 @@ def run_prediction(
             chunks=run.chunks,
             resume=run.resume,
         )
-    finally:
-        if client is not None:
-            client.close()
+    except (ValueError, FileExistsError) as exc:
+        raise _in_run_file_words(exc) from exc

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from rich.console import Console
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StreamReport",
+    "dashboard_line",
+    "dask_progress",
     "describe_client",
     "human_bytes",
     "progress_bar",
@@ -151,6 +153,51 @@ def status(console: Console, message: str) -> contextlib.AbstractContextManager[
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def dask_progress(console: Console, description: str) -> Iterator[None]:
+    """Show the progress of the local Dask computations run in the block.
+
+    The bar counts finished tasks against the real task count of every graph
+    computed on the local schedulers (threads, processes, synchronous) inside the
+    block, with the time elapsed and left. Computations on a ``distributed`` client
+    do not report here: the line is printed and the dashboard shows them.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+        Where the bar is drawn.
+    description : str
+        What is being computed.
+
+    Yields
+    ------
+    None
+        Run the computations in the ``with`` block.
+    """
+    from dask.callbacks import Callback
+
+    with progress_bar(console) as progress:
+        task = progress.add_task(description, total=None, rate="")
+        counts = {"total": 0, "done": 0}
+
+        def start_state(dsk: Any, state: dict[str, Any]) -> None:
+            pending = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+            counts["total"] += pending + len(state["finished"])
+            counts["done"] += len(state["finished"])
+            progress.update(
+                task, total=counts["total"], completed=counts["done"], rate="tasks"
+            )
+
+        def posttask(*_: Any) -> None:
+            counts["done"] += 1
+            progress.update(task, completed=counts["done"])
+
+        with Callback(start_state=start_state, posttask=posttask):
+            yield
+        if counts["total"] == 0:  # nothing ran locally (a cluster did the work)
+            progress.update(task, total=1, completed=1, rate="")
+
+
 def stream_with_progress(
     stream: Iterable[Batch],
     total: int,
@@ -220,8 +267,24 @@ def describe_client(client: Any, console: Console) -> None:
         console.print("cluster: none (batches built on local threads)")
         return
     workers = len(client.scheduler_info().get("workers", {}))
-    link = str(client.dashboard_link)
-    if importlib.util.find_spec("bokeh") is None:
-        link += " (install bokeh to serve it)"
     console.print(f"cluster: {client.scheduler.address}, {workers} worker(s)")
-    console.print(f"dashboard: {link}")
+    console.print(dashboard_line(client))
+
+
+def dashboard_line(client: Any) -> str:
+    """Return the dashboard line: its link where it serves, else why not.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client.
+
+    Returns
+    -------
+    str
+        ``"dashboard: http://..."`` when bokeh is installed (the dashboard needs
+        it), else a line saying that there is none and how to get one.
+    """
+    if importlib.util.find_spec("bokeh") is None:
+        return "dashboard: none (the dashboard needs bokeh: pip install 'bokeh>=3.1')"
+    return f"dashboard: {client.dashboard_link}"

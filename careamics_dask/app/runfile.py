@@ -15,7 +15,18 @@ datasets)::
     prefetch: 8
 
 Relative paths are relative to the run file's folder. :func:`load_run_file` reports
-an invalid file as one :class:`RunFileError` line naming the field and the fix.
+an invalid file as one :class:`RunFileError` line naming the field and the fix, and
+checks that the data suits the config (a validation split needs stratified
+patching) before anything starts.
+
+One run file serves every verb: the fields of ``predict`` (``model:`` and its
+options, :data:`OTHER_VERB_FIELDS`) are ignored by ``batches`` and ``export``, and
+``predict`` ignores ``batches``, ``epochs`` and ``dataset``.
+
+The module is over 400 lines because the run file's models carry the documentation
+of every field (attribute docstrings, which ``--help`` points to) and the checks
+that turn pydantic's errors into one line each; splitting them would separate a
+field from its rule.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 __all__ = [
+    "OTHER_VERB_FIELDS",
     "RunCluster",
     "RunData",
     "RunFile",
@@ -292,6 +304,62 @@ class RunFile(BaseModel):
     prefetch: int | None = Field(default=None, ge=1)
     """Batches in flight; default ``careamics-dask.batching.prefetch``."""
 
+    def check_data_suits_config(self) -> tuple[str, str] | None:
+        """Return the first field whose data the config cannot use, and why.
+
+        Checked when the file is read, before any cluster starts: a validation
+        split (``n_val_patches``), a background filter and masks need stratified
+        patching.
+
+        Returns
+        -------
+        tuple of (str, str) or None
+            ``(field, message with the fix)``, or None when the run is consistent.
+        """
+        name = self.config.patching.name
+        if self.config.mode != "training" or name == "stratified":
+            return None
+        if self.data.n_val_patches is not None:
+            return (
+                "data.n_val_patches",
+                f"a validation split needs stratified patching, got {name!r} "
+                "patching in the config; set the config's patching name to "
+                "'stratified', or give val_inputs instead",
+            )
+        if self.config.patch_filter is not None:
+            return (
+                "config.patch_filter",
+                f"a background filter needs stratified patching, got {name!r} "
+                "patching; set the patching name to 'stratified' or remove the "
+                "patch_filter",
+            )
+        if self.data.masks is not None:
+            return (
+                "data.masks",
+                f"mask filtering needs stratified patching, got {name!r} patching; "
+                "set the patching name to 'stratified' or remove the masks",
+            )
+        return None
+
+
+OTHER_VERB_FIELDS: frozenset[str] = frozenset(
+    {
+        "model",
+        "model_kwargs",
+        "device",
+        "run_on",
+        "resources",
+        "chunks",
+        "overwrite",
+        "resume",
+    }
+)
+"""Fields of other verbs' run files: a verb whose model lacks them ignores them.
+
+``predict`` adds the model and its options to :class:`RunFile`; the same file then
+still runs ``batches`` and ``export``. A verb that adds fields of its own lists them
+here so that the other verbs accept (and ignore) them.
+"""
 
 R = TypeVar("R", bound=RunFile)
 
@@ -306,6 +374,16 @@ _FIXES = {
 }
 
 
+_FIELD_FIXES = {
+    "model": (
+        "add e.g. `model: numpy:negative` or `model: my_package.models:denoise` "
+        "(an importable callable or torch module, 'module:attribute')"
+    ),
+    "config": "add `config: data_config.yml` (written by save_config) or its fields",
+    "data": "add `data: {inputs: images.zarr}`",
+}
+
+
 def _one_line(error: ValidationError, path: Path) -> str:
     """Turn pydantic's errors into one line: the first field, its rule, the fix."""
     errors = [
@@ -317,6 +395,8 @@ def _one_line(error: ValidationError, path: Path) -> str:
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     message = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
     fix = _FIXES.get(str(first["type"]), "")
+    if first["type"] == "missing" and where in _FIELD_FIXES:
+        fix = _FIELD_FIXES[where]
     given = first.get("input")
     shown = f" (got {given!r})" if first["type"] not in ("missing",) else ""
     if isinstance(given, dict):
@@ -388,7 +468,18 @@ def load_run_file(path: str | Path, model: type[RunFile] = RunFile) -> RunFile:
             f"got {type(content).__name__}. See `careamics-dask batches --help`.",
             path=str(source),
         )
+    ignored = sorted((OTHER_VERB_FIELDS - set(model.model_fields)) & set(content))
+    if ignored:
+        logger.debug("run file %s: ignoring %s (other verbs' fields)", source, ignored)
+        content = {k: v for k, v in content.items() if k not in ignored}
     try:
-        return model.model_validate(content, context={"base": source.resolve().parent})
+        run = model.model_validate(content, context={"base": source.resolve().parent})
     except ValidationError as exc:
         raise RunFileError(_one_line(exc, source), path=str(source)) from exc
+    problem = run.check_data_suits_config()
+    if problem is not None:
+        field, message = problem
+        raise RunFileError(
+            f"Run file {str(source)!r}, field {field!r}: {message}.", path=str(source)
+        )
+    return run

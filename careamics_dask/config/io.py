@@ -123,6 +123,7 @@ def load_config(path: str | os.PathLike[str]) -> DataConfig:
     microsplit_only = set(MicroSplitDataConfig.model_fields) - set(
         DataConfig.model_fields
     )
+    # constructed (not model_validate) to report one error per real problem
     if microsplit_only & set(content):
-        return MicroSplitDataConfig.model_validate(content)
-    return DataConfig.model_validate(content)
+        return MicroSplitDataConfig(**content)
+    return DataConfig(**content)

@@ -73,8 +73,12 @@ def test_run_file_errors(tmp_path: Path) -> None:
     run = write_run(tmp_path, modle="typo")
     with pytest.raises(RunFileError, match="field 'modle'"):
         load_prediction_run(run)
-    run = write_run(tmp_path, batches=3)
-    with pytest.raises(RunFileError, match="batches select batches"):
+    run = write_run(tmp_path, batches=3, epochs=2, dataset="val")  # ignored
+    assert load_prediction_run(run).batches == 3
+    content = yaml.safe_load(run.read_text())
+    del content["model"]
+    run.write_text(yaml.safe_dump(content))
+    with pytest.raises(RunFileError, match=r"field 'model'.*model: numpy:negative"):
         load_prediction_run(run)
     run.write_text("- a list\n")
     with pytest.raises(RunFileError, match="must hold a mapping"):
@@ -105,3 +109,13 @@ def test_predict_command(tmp_path: Path) -> None:
         app, ["predict", str(run), str(tmp_path / "p.zarr"), "--no-progress"]
     )
     assert again.exit_code == 2
+    message = " ".join(again.output.split())
+    assert "p.zarr" in message  # the source
+    assert "exists already" in message  # the rule
+    assert "`overwrite: true`" in message  # the fix, as a run-file key
+    assert "overwrite=True" not in message
+    replaced = CliRunner().invoke(
+        app,
+        ["predict", str(run), str(tmp_path / "p.zarr"), "--no-progress", "--overwrite"],
+    )
+    assert replaced.exit_code == 0, replaced.output
