@@ -49,7 +49,7 @@ from dask.utils import parse_bytes
 from zarr.storage import FsspecStore, LocalStore
 
 from careamics_dask.axes import validate_axes
-from careamics_dask.errors import UnsupportedSourceError
+from careamics_dask.errors import AxesError, UnsupportedSourceError
 from careamics_dask.loaders._base import Loader
 from careamics_dask.loaders._labels import build_image_stack, check_dtype
 from careamics_dask.loaders._lazy import as_dask_array
@@ -240,7 +240,9 @@ def _open_plate(
             )
         images = _collect_images(group, location.child(field.path), reopen=reopen)
         for image in images:
-            stack = _build_stack(image, axes, in_memory, read_unit)
+            if image.ome is not None:
+                _check_plate_axes(axes, image.ome.axes, where=location.describe())
+            stack = _build_stack(image, "", in_memory, read_unit)
             n = stack.sizes["S"]
             stacks.append(
                 stack.assign_coords(
@@ -283,6 +285,22 @@ def _open_plate(
     combined.attrs = attrs
     combined.name = location.describe()
     return [combined]
+
+
+def _check_plate_axes(axes: str, field_axes: str, *, where: str) -> None:
+    """Accept the fields' axes, with or without a leading sample axis."""
+    if not axes:
+        return
+    given = axes.upper().replace("T", "S")
+    own = field_axes.replace("T", "S")
+    if given in (own, own if own.startswith("S") else "S" + own):
+        return
+    raise AxesError(
+        f"Axes {axes!r} disagree with the fields of HCS plate {where!r}: expected "
+        f"{field_axes!r} (each field's multiscales axes), or 'S' + those for the "
+        f"plate's stack of fields, got {axes.upper()!r}. Pass axes='' to use the "
+        "metadata."
+    )
 
 
 def _locate_node(

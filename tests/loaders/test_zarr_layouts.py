@@ -10,7 +10,9 @@ import pytest
 import zarr
 
 from careamics_dask import predict_to_zarr
+from careamics_dask.config import DataConfig
 from careamics_dask.errors import AxesError, UnsupportedSourceError
+from careamics_dask.factory import TrainValData, create_train_dataset
 from careamics_dask.loaders import open_image, open_images, reader_binding
 from careamics_dask.loaders._zarr_layouts import prediction_members
 from tests.loaders.writers import (
@@ -147,3 +149,27 @@ def test_draft_v3_store_is_named_obsolete(tmp_path: Path) -> None:
     (store / "meta" / "root.group.json").write_text('{"attributes": {}}')
     with pytest.raises(UnsupportedSourceError, match="obsolete draft of Zarr v3"):
         open_image(store, "YX")
+
+
+def test_a_plate_trains_with_the_axes_of_its_stack(tmp_path: Path) -> None:
+    fields = {"A/1": [RNG.integers(1, 999, (2, 24, 20), dtype=np.uint16)] * 2}
+    write_plate(tmp_path / "plate.zarr", fields, channels=["dapi", "gfp"])
+    for axes in ("SCYX", "CYX", ""):
+        assert open_image(tmp_path / "plate.zarr", axes).shape == (2, 2, 24, 20)
+    with pytest.raises(AxesError, match="fields of HCS plate"):
+        open_image(tmp_path / "plate.zarr", "ZYX")
+    config = DataConfig(
+        mode="training",
+        data_type="zarr",
+        axes="SCYX",
+        patching={"name": "random", "patch_size": [16, 16]},
+        normalization={"name": "mean_std"},
+        batch_size=2,
+    )
+    source = tmp_path / "plate.zarr"
+    dataset = create_train_dataset(config, TrainValData(source, source))
+    assert dataset.batch(0).input.shape == (2, 2, 16, 16)
+    means = config.normalization.input_means  # type: ignore[union-attr]
+    assert means is not None
+    image = fields["A/1"][0]
+    np.testing.assert_allclose(means, image.reshape(2, -1).mean(axis=1), rtol=1e-5)
