@@ -250,7 +250,7 @@ def select_image_stack_loader(
     return functools.partial(
         _load,
         data_type=kind.value,
-        in_memory=in_memory or kind == SupportedData.ARRAY,
+        in_memory=in_memory and kind != SupportedData.ARRAY,
         loading=loading if kind == SupportedData.CUSTOM else None,
     )
 

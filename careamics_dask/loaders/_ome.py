@@ -1,9 +1,12 @@
-"""Read OME-NGFF (OME-Zarr 0.4 and 0.5) image metadata from Zarr group attributes.
+"""Read OME-NGFF (OME-Zarr 0.1 to 0.5) image metadata from Zarr group attributes.
 
 Only what a loader needs is parsed: the path of the full-resolution level, the axes as
-CAREamics letters, the channel labels and the physical pixel sizes of that level.
-NGFF 0.4 keeps ``multiscales`` and ``omero`` at the top of a Zarr v2 group's
+CAREamics letters, the channel labels and the physical pixel sizes of that level
+(converted to micrometres axis by axis, :mod:`careamics_dask.loaders.units`).
+NGFF 0.1 to 0.4 keep ``multiscales`` and ``omero`` at the top of a Zarr v2 group's
 ``.zattrs``; NGFF 0.5 nests them under an ``ome`` key of a Zarr v3 group's attributes.
+NGFF 0.1 and 0.2 have no ``axes``: their images are always ``TCZYX``. Versions
+without a ``scale`` transform record no pixel size, so none is reported.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from careamics_dask.errors import AxesError, UnsupportedSourceError
+from careamics_dask.loaders.units import convert_pixel_sizes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -24,6 +28,8 @@ logger = logging.getLogger(__name__)
 _LETTERS = {"t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _TYPES = {"time": "T", "channel": "C"}
 _SPATIAL = "ZYX"
+_AXES_BEFORE_0_3 = "TCZYX"
+"""The fixed axes of NGFF 0.1 and 0.2 images, which have no ``axes`` field."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,9 +47,11 @@ class OmeImage:
     channel_names : tuple of str, optional
         The ``omero`` channel labels, when every channel has one.
     pixel_sizes : dict of str to float
-        Physical sizes of the spatial axes (``Z``, ``Y``, ``X``) at that level.
+        Physical sizes of the spatial axes (``Z``, ``Y``, ``X``) at that level, in
+        micrometres where the axes have length units; empty without a scale.
     pixel_unit : str, optional
-        The unit shared by the spatial axes.
+        The unit of the pixel sizes (``"micrometer"``, see
+        :mod:`careamics_dask.loaders.units`).
     """
 
     version: str
@@ -145,15 +153,19 @@ def read_ome_image(attrs: Mapping[str, Any], *, where: str) -> OmeImage | None:
     if not isinstance(datasets, list) or not datasets or "path" not in datasets[0]:
         raise _malformed(where, "'datasets' with a 'path' per level", datasets)
     version = str(block.get("version", first.get("version", "")))
-    letters, units = _parse_axes(first.get("axes"), where=where)
+    if first.get("axes") is None and version in ("0.1", "0.2"):
+        letters = _AXES_BEFORE_0_3
+        units: list[str | None] = [None] * len(letters)
+    else:
+        letters, units = _parse_axes(first.get("axes"), where=where)
     scale = _level_scale(first, datasets[0], len(letters), where=where)
-    sizes = {
+    raw = {
         letter: value
-        for letter, value in zip(letters, scale, strict=True)
-        if letter in _SPATIAL
+        for letter, value in zip(letters, scale or [0.0] * len(letters), strict=True)
+        if letter in _SPATIAL and scale is not None
     }
-    spatial_units = {units[i] for i, letter in enumerate(letters) if letter in _SPATIAL}
-    unit = spatial_units.pop() if len(spatial_units) == 1 else None
+    by_axis = dict(zip(letters, units, strict=True))
+    sizes, unit = convert_pixel_sizes(raw, by_axis, source=where)
     return OmeImage(
         version=version,
         level_path=str(datasets[0]["path"]).strip("/"),
@@ -200,8 +212,9 @@ def _parse_axes(axes: Any, *, where: str) -> tuple[str, list[str | None]]:
     return "".join(letters), units
 
 
-def _scale_of(transforms: Any, ndim: int, *, where: str) -> list[float]:
-    scale = [1.0] * ndim
+def _scale_of(transforms: Any, ndim: int, *, where: str) -> list[float] | None:
+    """Multiply the scale transforms together; None when there is none."""
+    scale: list[float] | None = None
     if not isinstance(transforms, list):
         return scale
     for transform in transforms:
@@ -211,7 +224,9 @@ def _scale_of(transforms: Any, ndim: int, *, where: str) -> list[float]:
                 continue
             if not isinstance(values, list) or len(values) != ndim:
                 raise _malformed(where, f"a scale with {ndim} values", values)
-            scale = [a * float(b) for a, b in zip(scale, values, strict=True)]
+            scale = [
+                a * float(b) for a, b in zip(scale or [1.0] * ndim, values, strict=True)
+            ]
     return scale
 
 
@@ -221,9 +236,11 @@ def _level_scale(
     ndim: int,
     *,
     where: str,
-) -> list[float]:
+) -> list[float] | None:
     level = _scale_of(dataset.get("coordinateTransformations"), ndim, where=where)
     common = _scale_of(multiscale.get("coordinateTransformations"), ndim, where=where)
+    if level is None or common is None:
+        return level or common
     return [a * b for a, b in zip(level, common, strict=True)]
 
 

@@ -11,9 +11,23 @@ import xarray as xr
 from careamics_dask.axes import REFERENCE_ORDER
 from careamics_dask.errors import AxesError, UnsupportedSourceError
 from careamics_dask.loaders._base import Loader
-from careamics_dask.loaders._labels import build_image_stack
+from careamics_dask.loaders._labels import build_image_stack, reader_binding
 
 __all__ = ["ArrayLoader"]
+
+
+def _fits_stack(axes: str, stack: xr.DataArray) -> bool:
+    """Whether axes describe an image stack: its letters, singletons left out.
+
+    ``"SYX"`` fits an ``S C Y X`` stack with one channel (``T`` counts as ``S``).
+    """
+    if not axes:
+        return True
+    given = set(axes.upper().replace("T", "S"))
+    dims = dict(zip((str(d) for d in stack.dims), stack.shape, strict=True))
+    if not given <= set(dims):
+        return False
+    return all(size == 1 for dim, size in dims.items() if dim not in given)
 
 
 class ArrayLoader(Loader):
@@ -21,7 +35,9 @@ class ArrayLoader(Loader):
 
     NumPy arrays stay NumPy-backed (they are in memory already), Dask arrays keep
     their chunks, and DataArrays whose dims are axis letters keep their labels,
-    channel names and pixel-size attributes.
+    channel names and pixel-size attributes. An image stack a loader made
+    (``open_image(...)``, unchanged since) is kept as it is, with its source and
+    its region reader, so batches read from the file as they would from the path.
 
     Examples
     --------
@@ -82,6 +98,13 @@ class ArrayLoader(Loader):
         channel_names = None
         pixel_sizes = None
         unit = None
+        if (
+            isinstance(source, xr.DataArray)
+            and reader_binding(source) is not None
+            and _fits_stack(axes, source)
+        ):
+            stack = source.copy(deep=False)
+            return [stack.compute() if in_memory else stack]
         if isinstance(source, xr.DataArray):
             dims = "".join(str(d) for d in source.dims)
             if len(dims) == source.ndim and set(dims) <= set(REFERENCE_ORDER):

@@ -1,4 +1,16 @@
-"""Loader for bioio ``BioImage`` / aicsimageio ``AICSImage`` objects, one per scene."""
+"""Loader for bioio ``BioImage`` / aicsimageio ``AICSImage`` objects, one per scene.
+
+Pixel sizes and channel names follow the project's conventions, not the reader's
+guesses: for TIFF files they come from the file's own OME or ImageJ metadata (read
+by :func:`~careamics_dask.loaders.tiff.read_tiff_metadata`, converted to micrometres
+per axis), so bioio-tifffile's invented ``1.0`` for a file without resolution
+metadata is not passed on; channel names a reader generates (bioio's
+``Channel:<image>:<index>``) count as no names, and the ``C`` coordinate is then
+``0..C-1`` as in every loader.
+
+The module is over 400 lines because the scene selection, the region reader and
+these metadata rules are one object kind's contract and change together.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +18,22 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from careamics_dask.errors import AxesError, UnsupportedSourceError
+from careamics_dask.errors import (
+    AxesError,
+    CareamicsDaskError,
+    UnsupportedSourceError,
+)
 from careamics_dask.loaders._base import Loader
 from careamics_dask.loaders._handles import cached_open
 from careamics_dask.loaders._labels import build_image_stack
 from careamics_dask.loaders._lazy import RegionReader, as_dask_array
+from careamics_dask.loaders.tiff import TiffMetadata, read_tiff_metadata
+from careamics_dask.loaders.units import MICROMETER
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,6 +55,9 @@ REQUIRED_ATTRIBUTES = (
 """What an object must expose to be opened as a bioio-like image."""
 
 _KEPT = "TCZYX"
+_TIFF_SUFFIXES = (".tif", ".tiff")
+_GENERATED_NAME = re.compile(r"Channel:\d+:\d+")
+"""The channel names bioio and bioio-tifffile make up for files without names."""
 
 
 def _has_attribute(source: Any, name: str) -> bool:
@@ -189,17 +211,41 @@ def _select_scenes(
     return chosen
 
 
-def _pixel_sizes(image: Any, kept: str) -> dict[str, float]:
-    sizes = image.physical_pixel_sizes
-    found = {axis: getattr(sizes, axis, None) for axis in "ZYX" if axis in kept}
-    return {axis: float(value) for axis, value in found.items() if value is not None}
-
-
-def _channel_names(image: Any, count: int) -> list[str] | None:
-    names = getattr(image, "channel_names", None)
-    if names is None or len(names) != count:
+def _tiff_metadata(source: str, scene: int) -> TiffMetadata | None:
+    """Read the file's own metadata when the object reads a local TIFF."""
+    if not source.lower().endswith(_TIFF_SUFFIXES) or not os.path.isfile(source):
         return None
-    return [str(name) for name in names]
+    try:
+        return read_tiff_metadata(source, series=scene)
+    except (CareamicsDaskError, IndexError) as exc:
+        logger.debug("no TIFF metadata of %s, scene %d: %s", source, scene, exc)
+        return None
+
+
+def _pixel_sizes(
+    image: Any, kept: str, tiff: TiffMetadata | None
+) -> tuple[dict[str, float], str | None]:
+    if tiff is not None:
+        sizes = {k: v for k, v in tiff.pixel_sizes.items() if k in kept}
+        return sizes, tiff.pixel_unit if sizes else None
+    physical = image.physical_pixel_sizes
+    found = {axis: getattr(physical, axis, None) for axis in "ZYX" if axis in kept}
+    sizes = {axis: float(value) for axis, value in found.items() if value is not None}
+    return sizes, MICROMETER if sizes else None
+
+
+def _channel_names(
+    image: Any, count: int, tiff: TiffMetadata | None
+) -> list[str] | None:
+    names = getattr(image, "channel_names", None)
+    generated = names is not None and all(
+        _GENERATED_NAME.fullmatch(str(name)) for name in names
+    )
+    if names is None or len(names) != count or generated:
+        names = None
+    if names is None and tiff is not None and tiff.channel_names is not None:
+        names = tiff.channel_names if len(tiff.channel_names) == count else None
+    return None if names is None else [str(name) for name in names]
 
 
 class BioImageLoader(Loader):
@@ -213,7 +259,9 @@ class BioImageLoader(Loader):
     the object's dims) or the letters to keep, in any order: each dim left out
     must be a singleton and is dropped (``"CYX"`` makes a 2-D stack of a
     ``TCZYX`` object with ``T = Z = 1``). Channel names come from
-    ``channel_names``, pixel sizes (micrometres) from ``physical_pixel_sizes``;
+    ``channel_names`` (generated ``Channel:0:1`` names are no names), pixel sizes
+    (micrometres) from ``physical_pixel_sizes``, or, for TIFF files, both from the
+    file's OME/ImageJ metadata (see the module);
     ``source`` is the object's file and ``array`` the scene name. RGB samples
     (bioio dim ``S``) are rejected.
 
@@ -363,16 +411,17 @@ class BioImageLoader(Loader):
             )
             data = as_dask_array(reader)
         sizes = dict(zip(dims, lazy.shape, strict=True))
-        pixel_sizes = _pixel_sizes(image, kept)
+        tiff = _tiff_metadata(source, scene)
+        pixel_sizes, unit = _pixel_sizes(image, kept, tiff)
         return build_image_stack(
             data,
             kept,
             source=source,
             array=scene_name,
             channel_names=_channel_names(
-                image, sizes.get("C", 1) if "C" in kept else 1
+                image, sizes.get("C", 1) if "C" in kept else 1, tiff
             ),
             pixel_sizes=pixel_sizes,
-            pixel_unit="micrometer" if pixel_sizes else None,
+            pixel_unit=unit,
             attrs={"scene_index": scene},
         )

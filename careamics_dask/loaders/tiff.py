@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ import zarr
 
 from careamics_dask.axes import AxesLayout
 from careamics_dask.errors import (
+    CareamicsDaskWarning,
     SourceNotFoundError,
     SourceReadError,
     UnsupportedSourceError,
@@ -46,6 +48,7 @@ from careamics_dask.loaders._base import Loader
 from careamics_dask.loaders._handles import cached_open
 from careamics_dask.loaders._labels import build_image_stack
 from careamics_dask.loaders._lazy import RegionReader, as_dask_array
+from careamics_dask.loaders.units import convert_pixel_sizes
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -56,16 +59,7 @@ __all__ = ["TiffLoader", "TiffMetadata", "TiffRegionReader", "read_tiff_metadata
 logger = logging.getLogger(__name__)
 
 _SERIES = 0
-_MICROMETER_SPELLINGS = frozenset({"um", "µm", "μm", "micron", "microns", "\\u00b5m"})
-
-
-def _normalize_unit(unit: str | None) -> str | None:
-    if unit is None:
-        return None
-    text = str(unit).strip()
-    if text.lower() in _MICROMETER_SPELLINGS or text == "micrometer":
-        return "micrometer"
-    return text or None
+_FILE_AXES = frozenset("TCZYX")
 
 
 class _OpenTiff:
@@ -177,9 +171,15 @@ class TiffMetadata:
     channel_names : tuple of str, optional
         Channel names from OME metadata.
     pixel_sizes : dict of str to float
-        Physical pixel sizes keyed by ``"Z"``, ``"Y"``, ``"X"`` (may be empty).
+        Physical pixel sizes keyed by ``"Z"``, ``"Y"``, ``"X"`` (may be empty), in
+        micrometres whenever the file gives a length unit for them.
     pixel_unit : str, optional
-        The unit of the pixel sizes.
+        The unit of the pixel sizes (``"micrometer"``, see
+        :mod:`careamics_dask.loaders.units`).
+    file_axes : str, optional
+        The series' axes as the file's OME or ImageJ metadata records them, in
+        letters of ``TCZYX``; None for plain TIFFs, or axes outside ``TCZYX``
+        (RGB samples, tifffile's generic ``I``/``Q``).
     """
 
     shape: tuple[int, ...]
@@ -189,14 +189,17 @@ class TiffMetadata:
     channel_names: tuple[str, ...] | None
     pixel_sizes: dict[str, float]
     pixel_unit: str | None
+    file_axes: str | None = None
 
 
 def _ome_metadata(
-    xml: str,
+    xml: str, series: int, *, source: str
 ) -> tuple[tuple[str, ...] | None, dict[str, float], str | None]:
-    """Channel names, pixel sizes and unit of the first OME image."""
+    """Channel names, pixel sizes (converted per axis) and unit of an OME image."""
     root = ET.fromstring(xml)
-    pixels = root.find("{*}Image/{*}Pixels")
+    images = root.findall("{*}Image")
+    image = images[series] if series < len(images) else None
+    pixels = image.find("{*}Pixels") if image is not None else None
     if pixels is None:
         return None, {}, None
     sizes = {
@@ -204,18 +207,25 @@ def _ome_metadata(
         for axis in "ZYX"
         if f"PhysicalSize{axis}" in pixels.attrib
     }
-    unit = pixels.attrib.get("PhysicalSizeXUnit", "µm") if sizes else None
+    # the OME schema's default unit of every PhysicalSize is the micrometre
+    units = {a: pixels.attrib.get(f"PhysicalSize{a}Unit", "µm") for a in sizes}
     names = [c.attrib.get("Name") for c in pixels.findall("{*}Channel")]
     channel_names = tuple(str(n) for n in names) if names and all(names) else None
-    return channel_names, sizes, _normalize_unit(unit)
+    converted, unit = convert_pixel_sizes(sizes, units, source=source)
+    return channel_names, converted, unit
 
 
 def _imagej_metadata(
-    tif: tifffile.TiffFile, tiff_axes: str
+    tif: tifffile.TiffFile, tiff_axes: str, *, source: str
 ) -> tuple[dict[str, float], str | None]:
-    """Pixel sizes and unit of an ImageJ hyperstack (spacing, X/Y resolution)."""
+    """Pixel sizes and unit of an ImageJ hyperstack (spacing, X/Y resolution).
+
+    ImageJ's ``unit`` holds for every axis unless ``yunit`` / ``zunit`` say
+    otherwise (ImageJ's per-axis calibration).
+    """
     meta = tif.imagej_metadata or {}
     unit = meta.get("unit")
+    units = {"X": unit, "Y": meta.get("yunit", unit), "Z": meta.get("zunit", unit)}
     sizes: dict[str, float] = {}
     if "spacing" in meta and "Z" in tiff_axes:
         sizes["Z"] = float(meta["spacing"])
@@ -227,19 +237,22 @@ def _imagej_metadata(
         numerator, denominator = tag.value
         if numerator and (unit is not None or (numerator, denominator) != (1, 1)):
             sizes[axis] = float(denominator) / float(numerator)
-    return sizes, _normalize_unit(unit) if sizes else None
+    return convert_pixel_sizes(sizes, units, source=source)
 
 
-def read_tiff_metadata(path: str | Path) -> TiffMetadata:
-    """Read the shape, chunk layout and physical metadata of a TIFF's series 0.
+def read_tiff_metadata(path: str | Path, series: int = _SERIES) -> TiffMetadata:
+    """Read the shape, chunk layout and physical metadata of a TIFF series.
 
     The file is opened, its image directories parsed and closed again; no pixel
-    is read.
+    is read. Pixel sizes are converted to micrometres axis by axis (an OME-TIFF
+    may give X and Y in nanometres and Z in micrometres).
 
     Parameters
     ----------
     path : str or pathlib.Path
         The TIFF file.
+    series : int, default 0
+        The image series (OME image) whose metadata is read.
 
     Returns
     -------
@@ -271,11 +284,11 @@ def read_tiff_metadata(path: str | Path) -> TiffMetadata:
         )
     try:
         with tifffile.TiffFile(text) as tif:
-            series = tif.series[_SERIES]
-            shape = tuple(int(s) for s in series.shape)
-            dtype = np.dtype(series.dtype)
-            tiff_axes = str(series.axes)
-            store = series.aszarr(level=0)
+            chosen = tif.series[series]
+            shape = tuple(int(s) for s in chosen.shape)
+            dtype = np.dtype(chosen.dtype)
+            tiff_axes = str(chosen.axes)
+            store = chosen.aszarr(level=0)
             try:
                 chunks = tuple(int(c) for c in zarr.open_array(store, mode="r").chunks)
             finally:
@@ -283,10 +296,15 @@ def read_tiff_metadata(path: str | Path) -> TiffMetadata:
             names: tuple[str, ...] | None = None
             sizes: dict[str, float] = {}
             unit = None
+            described = False
             if tif.is_ome and tif.ome_metadata:
-                names, sizes, unit = _ome_metadata(tif.ome_metadata)
+                names, sizes, unit = _ome_metadata(
+                    tif.ome_metadata, series, source=text
+                )
+                described = True
             elif tif.is_imagej:
-                sizes, unit = _imagej_metadata(tif, tiff_axes)
+                sizes, unit = _imagej_metadata(tif, tiff_axes, source=text)
+                described = True
     except OSError as exc:
         raise SourceReadError(
             f"Failed to read the metadata of TIFF file {text!r}: {exc}. Check that "
@@ -311,6 +329,35 @@ def read_tiff_metadata(path: str | Path) -> TiffMetadata:
         channel_names=names,
         pixel_sizes=sizes,
         pixel_unit=unit,
+        file_axes=tiff_axes if described and set(tiff_axes) <= _FILE_AXES else None,
+    )
+
+
+def _axes_conflict(given: str, file_axes: str) -> bool:
+    """Whether the user's axes contradict the file's (``S`` may stand for T or Z)."""
+    if len(given) != len(file_axes):
+        return True
+    return any(
+        g != f and not (g == "S" and f in "TZ")
+        for g, f in zip(given, file_axes, strict=True)
+    )
+
+
+def _warn_axes_conflict(path: str, given: str, meta: TiffMetadata) -> None:
+    names = meta.channel_names
+    dropped = (
+        f"its {len(names)} channel names {list(names)} are dropped"
+        if names
+        else "the file's layout is overridden"
+    )
+    warnings.warn(
+        f"Axes {given!r} given for TIFF file {path!r} conflict with the axes its "
+        f"metadata records: expected {meta.file_axes!r} (S may stand for T or Z), "
+        f"got {given!r}. The given axes are used and {dropped}. Pass "
+        f"axes={meta.file_axes!r} (or axes='' to use the file's axes) if the "
+        "metadata is right.",
+        CareamicsDaskWarning,
+        stacklevel=4,
     )
 
 
@@ -363,7 +410,9 @@ class TiffLoader(Loader):
             The TIFF file.
         axes : str
             The axes of the series, one letter per dimension of tifffile's
-            (squeezed) series shape.
+            (squeezed) series shape; ``""`` uses the axes the file's OME or
+            ImageJ metadata records. Axes that conflict with those get a
+            :class:`~careamics_dask.errors.CareamicsDaskWarning`.
         in_memory : bool, default False
             Read the pixels now with ``tifffile.imread``.
         **kwargs : Any
@@ -395,6 +444,10 @@ class TiffLoader(Loader):
             )
         path = os.fspath(source)
         meta = read_tiff_metadata(path)
+        if not axes and meta.file_axes:
+            axes = meta.file_axes
+        elif meta.file_axes and _axes_conflict(axes.upper(), meta.file_axes):
+            _warn_axes_conflict(path, axes.upper(), meta)
         layout = AxesLayout.from_source(axes, meta.shape, source=path)
         names = meta.channel_names
         if names is not None and len(names) != layout.canonical_shape[1]:

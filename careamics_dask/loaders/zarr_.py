@@ -10,7 +10,13 @@ What a source stands for (the reference's Zarr conventions, extended):
 - a group with OME-NGFF metadata (0.4 in ``.zattrs``, 0.5 under ``ome`` in
   ``zarr.json``) gives one stack: its full-resolution level, with axes, channel labels
   and pixel sizes from the metadata. The metadata decides the axes; the ``axes``
-  argument must be empty or agree with it (``S`` and ``T`` count as the same letter).
+  argument must be empty or agree with it (``S`` and ``T`` count as the same letter);
+- an OME-Zarr HCS plate gives one stack whose samples are the fields of its wells
+  (in plate order), with ``well`` and ``field`` coordinates along ``S`` (one stack
+  per field when the fields differ in shape, dtype or channels);
+- the root of a ``predict_to_zarr`` output gives its images in index order, with
+  the axes the prediction recorded (``axes=""`` is enough);
+- a pre-release ("zarrita" draft) v3 store is refused with an error naming it.
 
 Remote stores are read through fsspec with ``storage_options``. HTTP cannot list
 folders, so a remote group needs consolidated metadata (``zarr.consolidate_metadata``)
@@ -21,6 +27,8 @@ pass per shard), otherwise the chunk; ``read_unit="chunk"`` or ``"shard"`` force
 Locations and stores live in :mod:`careamics_dask.loaders._zarr_store`, the region
 readers and their fast reads in :mod:`careamics_dask.loaders._zarr_read`; this module
 resolves a node to its images and labels them, and exports the format's public names.
+It is over 400 lines because resolving a node (array, group, OME image, plate,
+prediction root) and labelling what it finds are one step that changes together.
 """
 
 from __future__ import annotations
@@ -35,16 +43,25 @@ from urllib.request import url2pathname
 
 import dask
 import numpy as np
+import xarray as xr
 import zarr
 from dask.utils import parse_bytes
 from zarr.storage import FsspecStore, LocalStore
 
 from careamics_dask.axes import validate_axes
-from careamics_dask.errors import UnsupportedSourceError
+from careamics_dask.errors import AxesError, UnsupportedSourceError
 from careamics_dask.loaders._base import Loader
 from careamics_dask.loaders._labels import build_image_stack, check_dtype
 from careamics_dask.loaders._lazy import as_dask_array
 from careamics_dask.loaders._ome import OmeImage, check_ome_axes, read_ome_image
+from careamics_dask.loaders._zarr_layouts import (
+    PlateField,
+    check_stored_axes,
+    draft_v3_error,
+    plate_fields,
+    prediction_axes,
+    prediction_members,
+)
 from careamics_dask.loaders._zarr_read import ZarrObjectRegionReader, ZarrRegionReader
 from careamics_dask.loaders._zarr_store import (
     REMOTE_SCHEMES,
@@ -57,7 +74,6 @@ from careamics_dask.loaders._zarr_store import (
 from careamics_dask.loaders.sources import is_uri
 
 if TYPE_CHECKING:
-    import xarray as xr
     from zarr.types import AnyArray
 
     from careamics_dask.loaders._lazy import RegionReader
@@ -81,6 +97,7 @@ class _Image:
     location: ZarrLocation
     reopen: bool = True
     ome: OmeImage | None = None
+    stored_axes: str | None = None
 
 
 class ZarrLoader(Loader):
@@ -178,15 +195,112 @@ class ZarrLoader(Loader):
             node, location, reopen = _locate_node(source)
         elif isinstance(source, str | Path):
             location = locate_zarr(source, storage_options)
-            node, reopen = open_node(location), True
+            try:
+                node, reopen = open_node(location), True
+            except UnsupportedSourceError as exc:
+                draft = draft_v3_error(location.store, exc)
+                if draft is not None:
+                    raise draft from exc
+                raise
         else:
             raise UnsupportedSourceError(
                 "Zarr sources must be a path, a URI or a zarr.Array/zarr.Group, got "
                 f"{type(source).__name__}. Pass the store's path or a file:// URI.",
                 source=repr(source)[:80],
             )
+        if isinstance(node, zarr.Group):
+            fields = plate_fields(node, where=location.describe())
+            if fields is not None:
+                return _open_plate(
+                    node, location, fields, axes, in_memory, read_unit, reopen
+                )
         images = _collect_images(node, location, reopen=reopen)
         return [_build_stack(image, axes, in_memory, read_unit) for image in images]
+
+
+def _open_plate(
+    plate: zarr.Group,
+    location: ZarrLocation,
+    fields: list[PlateField],
+    axes: str,
+    in_memory: bool,
+    read_unit: ReadUnit,
+    reopen: bool,
+) -> list[xr.DataArray]:
+    """Open every field of a plate; one stack of all fields when they match."""
+    stacks = []
+    for field in fields:
+        group = plate.get(field.path)
+        if not isinstance(group, zarr.Group):
+            raise UnsupportedSourceError(
+                f"HCS plate {location.describe()!r} lists field {field.path!r}, but "
+                f"no image group is there: expected an OME-Zarr image at "
+                f"'{field.path}', got {type(group).__name__}. Fix the well metadata.",
+                source=location.describe(),
+            )
+        images = _collect_images(group, location.child(field.path), reopen=reopen)
+        for image in images:
+            if image.ome is not None:
+                _check_plate_axes(axes, image.ome.axes, where=location.describe())
+            stack = _build_stack(image, "", in_memory, read_unit)
+            n = stack.sizes["S"]
+            stacks.append(
+                stack.assign_coords(
+                    well=("S", [field.well] * n), field=("S", [field.field] * n)
+                )
+            )
+    first = stacks[0]
+    same = all(
+        s.shape[1:] == first.shape[1:]
+        and s.dtype == first.dtype
+        and list(s.coords["C"].values) == list(first.coords["C"].values)
+        for s in stacks
+    )
+    if not same:
+        logger.info(
+            "fields of plate %s differ in shape, dtype or channels: one stack each",
+            location.describe(),
+        )
+        return stacks
+    combined = xr.concat(
+        stacks,
+        dim="S",
+        join="exact",
+        coords="minimal",
+        compat="override",
+        combine_attrs="override",
+    )
+    sizes = [s.attrs.get("pixel_sizes") for s in stacks]
+    attrs = dict(first.attrs)
+    attrs.update(
+        source=location.store,
+        array=location.path,
+        original_axes="".join(str(d) for d in combined.dims),
+        original_shape=tuple(int(n) for n in combined.shape),
+        plate_fields=len(fields),
+    )
+    if any(size != sizes[0] for size in sizes):
+        attrs.pop("pixel_sizes", None)
+        attrs.pop("pixel_unit", None)
+    combined.attrs = attrs
+    combined.name = location.describe()
+    return [combined]
+
+
+def _check_plate_axes(axes: str, field_axes: str, *, where: str) -> None:
+    """Accept the fields' axes, with or without a leading sample axis."""
+    if not axes:
+        return
+    given = axes.upper().replace("T", "S")
+    own = field_axes.replace("T", "S")
+    if given in (own, own if own.startswith("S") else "S" + own):
+        return
+    raise AxesError(
+        f"Axes {axes!r} disagree with the fields of HCS plate {where!r}: expected "
+        f"{field_axes!r} (each field's multiscales axes), or 'S' + those for the "
+        f"plate's stack of fields, got {axes.upper()!r}. Pass axes='' to use the "
+        "metadata."
+    )
 
 
 def _locate_node(
@@ -212,7 +326,10 @@ def _collect_images(
     node: AnyArray | zarr.Group, location: ZarrLocation, *, reopen: bool
 ) -> list[_Image]:
     if isinstance(node, zarr.Array):
-        return [_Image(array=node, location=location, reopen=reopen)]
+        stored = prediction_axes(node.attrs.asdict())
+        return [
+            _Image(array=node, location=location, reopen=reopen, stored_axes=stored)
+        ]
     ome = read_ome_image(node.attrs.asdict(), where=location.describe())
     if ome is not None:
         level = node.get(ome.level_path)
@@ -230,6 +347,15 @@ def _collect_images(
                 location=location.child(ome.level_path),
                 reopen=reopen,
                 ome=ome,
+            )
+        ]
+    members = prediction_members(node)
+    if members:
+        return [
+            image
+            for name in members
+            for image in _collect_images(
+                node[name], location.child(name), reopen=reopen
             )
         ]
     names = sorted(node.array_keys())
@@ -292,6 +418,8 @@ def _build_stack(
     ome = image.ome
     if ome is not None:
         axes = check_ome_axes(axes, ome.axes, where=where)
+    elif image.stored_axes is not None:
+        axes = check_stored_axes(axes, image.stored_axes, where=where)
     layout_axes = validate_axes(axes, array.shape, source=where)
     check_dtype(array.dtype, source=where)
     chunks = _read_chunks(array, read_unit)

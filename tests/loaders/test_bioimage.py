@@ -60,7 +60,8 @@ class TestBioImageTZYX(LoaderTests):
             axes="TCZYX",
             expected=[raw],
             data_type="bioimage",
-            channel_names=[["Channel:0:0"]],  # bioio-tifffile's generated name
+            # bioio-tifffile's generated "Channel:0:0" is no name: C holds 0..C-1
+            channel_names=None,
             pixel_sizes=[{"Z": 1.5, "Y": 0.5, "X": 0.5}],
             expected_chunks=[(1, 1, 4, 16, 20)],
             path=path,

@@ -308,8 +308,9 @@ def test_metadata_parsing_details() -> None:
     assert image.version == "0.5"
     assert image.level_path == "0"
     assert image.axes == "TYX"
-    assert image.pixel_sizes == {"Y": 1.0, "X": 2.0}
-    assert image.pixel_unit is None  # spatial units differ
+    # mixed spatial units: each axis converted to micrometres (issue 18)
+    assert image.pixel_sizes == {"Y": 1.0, "X": 0.002}
+    assert image.pixel_unit == "micrometer"
     assert image.channel_names is None  # one channel has no label
     assert read_ome_image({"other": 1}, where="a.zarr") is None
 
