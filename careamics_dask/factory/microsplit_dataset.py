@@ -82,6 +82,7 @@ class MicroSplitDataset(CareamicsDataset):
         self.mode = mode
         self.extractors = list(extractors)
         self.epoch = 0
+        self._reads = 0
         principal = 0
         if mode == "independent":
             principal = int(np.argmax([p.n_patches for p in patchings]))
