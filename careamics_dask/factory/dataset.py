@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from careamics_dask.config import DataConfig
     from careamics_dask.factory.constraints import ModelConstraints
     from careamics_dask.factory.extractors import PatchExtractor
+    from careamics_dask.graph.transforms import Normalizer
     from careamics_dask.patching import PatchingStrategy, PatchTable
 
 __all__ = ["CareamicsDataset"]
@@ -166,6 +167,11 @@ class CareamicsDataset:
                 self._region(batch.target[0], spec, self.targets, target=True)
             )
         return tuple(regions)
+
+    @property
+    def normalization(self) -> Normalizer:
+        """The normalizer, by the reference's name (``denormalize`` of predictions)."""
+        return self.normalizer
 
     def _key(self, key: int | tuple[int, int]) -> tuple[int, int]:
         """Return the ``(epoch, index)`` a ``dataset[key]`` reads (class Notes)."""
