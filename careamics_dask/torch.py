@@ -10,6 +10,11 @@ processes around a ``distributed.Client`` is unsafe, so worker processes are ref
 In a ``torch.distributed`` job (initialized), a stream built here takes its rank and
 world size from the process group, so every rank gets a disjoint, equally sized share
 of each epoch.
+
+The reference's way, ``dataset[i]`` in a plain ``DataLoader``, works too:
+:class:`EpochSampler` (and :func:`patch_loader`, a ``DataLoader`` built with it)
+passes ``(epoch, index)`` keys, so every epoch reads its own patches with any number
+of worker processes (a little over 400 lines: both ways of feeding torch live here).
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import numpy as np
 
 from careamics_dask.errors import CareamicsDaskWarning, MissingDependencyError
 from careamics_dask.feeding import BatchStream
+from careamics_dask.feeding.order import shuffled_order
 
 try:
     import torch
-    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+    from torch.utils.data import DataLoader, IterableDataset, Sampler, get_worker_info
 except ImportError as exc:
     raise MissingDependencyError(
         f"careamics_dask.torch needs PyTorch, which cannot be imported ({exc}). "
@@ -40,10 +46,17 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from careamics_dask.factory import Batch
+    from careamics_dask.factory import Batch, CareamicsDataset
     from careamics_dask.feeding import BatchSource
 
-__all__ = ["StreamDataset", "TensorBatch", "make_dataloader", "to_tensor_batch"]
+__all__ = [
+    "EpochSampler",
+    "StreamDataset",
+    "TensorBatch",
+    "make_dataloader",
+    "patch_loader",
+    "to_tensor_batch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -353,3 +366,126 @@ def make_dataloader(
         source, pin_memory=pin_memory, per_epoch=per_epoch, **stream_kwargs
     )
     return DataLoader(dataset, batch_size=None, num_workers=0)
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Dataset keys ``(epoch, index)`` for ``dataset[epoch, i]``, one epoch per pass.
+
+    The epoch travels inside every key, so ``DataLoader`` worker processes (which
+    hold copies of the dataset) read the right epoch's patches too. Each pass over
+    the sampler is the next epoch, starting at ``epoch``; :meth:`set_epoch` (which
+    Lightning calls on samplers that have it) chooses one explicitly.
+
+    Parameters
+    ----------
+    dataset : CareamicsDataset
+        The dataset the keys are for.
+    shuffle : bool, optional
+        Visit patches in a permutation keyed by (seed, epoch), the one
+        :class:`~careamics_dask.feeding.BatchStream` uses. Default: the dataset's
+        ``default_shuffle``.
+    epoch : int, default 0
+        The first pass's epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from careamics_dask.config import DataConfig
+    >>> from careamics_dask.factory import create_dataset
+    >>> config = DataConfig(mode="validating", data_type="array", axes="SYX",
+    ...     patching={"name": "fixed_random", "patch_size": [8, 8]},
+    ...     normalization={"name": "none"}, batch_size=4, seed=1)
+    >>> sampler = EpochSampler(create_dataset(config, np.ones((1, 16, 16)), None))
+    >>> list(sampler), list(sampler)[0]
+    ([(0, 0), (0, 1), (0, 2), (0, 3)], (1, 0))
+    """
+
+    def __init__(
+        self,
+        dataset: CareamicsDataset,
+        *,
+        shuffle: bool | None = None,
+        epoch: int = 0,
+    ) -> None:
+        self.n = len(dataset)
+        self.seed = int(dataset.seed)
+        self.shuffle = dataset.default_shuffle if shuffle is None else bool(shuffle)
+        self.epoch = 0
+        self.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass epoch ``epoch``.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, ``>= 0``.
+        """
+        if epoch < 0:
+            raise ValueError(f"Epoch must not be negative: expected >= 0, got {epoch}.")
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        self.epoch += 1
+        if self.shuffle:
+            order = shuffled_order(self.n, self.seed, epoch)
+        else:
+            order = np.arange(self.n, dtype=np.int64)
+        return ((epoch, int(i)) for i in order)
+
+
+def patch_loader(
+    dataset: CareamicsDataset,
+    *,
+    batch_size: int | None = None,
+    shuffle: bool | None = None,
+    epoch: int = 0,
+    **loader_kwargs: Any,
+) -> DataLoader[Any]:
+    """Return the reference's ``DataLoader`` over ``dataset[i]``, with epochs right.
+
+    A ``DataLoader(dataset, sampler=EpochSampler(dataset), ...)``: each pass is the
+    next epoch's patches, with any ``num_workers``, the same ones for the same seed.
+
+    Parameters
+    ----------
+    dataset : CareamicsDataset
+        The dataset.
+    batch_size : int, optional
+        Patches per batch; default the config's ``batch_size``.
+    shuffle : bool, optional
+        Passed to :class:`EpochSampler`.
+    epoch : int, default 0
+        The first pass's epoch.
+    **loader_kwargs : Any
+        Other ``DataLoader`` arguments (``num_workers``, ``collate_fn``...).
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+        Batches of the reference's ``ImageRegionData`` (collated).
+
+    Raises
+    ------
+    TypeError
+        When ``loader_kwargs`` has ``sampler``, ``shuffle`` or ``batch_sampler``.
+    """
+    clash = sorted({"sampler", "batch_sampler"} & set(loader_kwargs))
+    if clash:
+        raise TypeError(
+            f"patch_loader builds its own sampler: expected no {clash} argument. "
+            "Use DataLoader(dataset, sampler=EpochSampler(dataset)) to combine it "
+            "with other arguments."
+        )
+    sampler = EpochSampler(dataset, shuffle=shuffle, epoch=epoch)
+    size = dataset.batch_size if batch_size is None else int(batch_size)
+    return DataLoader(
+        dataset,  # type: ignore[arg-type]  # a map-style dataset (__getitem__, __len__)
+        batch_size=size,
+        sampler=sampler,
+        **loader_kwargs,
+    )

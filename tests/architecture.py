@@ -28,7 +28,7 @@ ADAPTERS = frozenset({"torch", "lightning"})
 
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("app",),
-    ("torch", "predict", "plot"),
+    ("torch", "lightning", "predict", "plot"),
     ("factory",),
     ("feeding",),
     ("graph", "testing"),
@@ -49,6 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         {ROOT_ROOM, "config", "loaders", "patching", "graph", "feeding"}
     ),
     "torch": frozenset({ROOT_ROOM, "feeding", "factory", "graph"}),
+    "lightning": frozenset({ROOT_ROOM, "config", "feeding", "factory"}),
     "predict": frozenset(
         {ROOT_ROOM, "factory", "feeding", "graph", "patching", "loaders"}
     ),
@@ -65,6 +66,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "feeding",
             "factory",
             "torch",
+            "lightning",
             "predict",
             "plot",
         }

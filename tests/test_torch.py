@@ -262,3 +262,94 @@ def test_missing_torch_is_actionable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # `import careamics_dask` importing no torch: tests/test_package.py
+
+
+# --- epochs behind a plain DataLoader over dataset[i] --------------------------
+
+
+def _epochs(loader: Any, n: int) -> list[np.ndarray]:
+    """Stack the input patches of ``n`` passes over a loader."""
+    return [
+        np.concatenate([batch[0].data.numpy() for batch in loader]) for _ in range(n)
+    ]
+
+
+def test_plain_dataloader_reads_new_patches_every_epoch() -> None:
+    """num_workers=0: every pass of ``len(dataset)`` reads is the next epoch."""
+    runs = []
+    for _ in range(2):
+        dataset = care_dataset()
+        loader = torch.utils.data.DataLoader(dataset, batch_size=8, shuffle=False)
+        runs.append(_epochs(loader, 2))
+        # the same patches as the stream's epochs 0 and 1, in dataset order
+        for epoch in range(2):
+            expected = np.concatenate(
+                [dataset.batch(i, epoch=epoch).input for i in range(len(loader))]
+            )
+            np.testing.assert_array_equal(runs[-1][epoch], expected)
+    assert not np.array_equal(runs[0][0], runs[0][1])  # epochs differ
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])  # and repeat by seed
+
+
+def test_set_epoch_restarts_the_pass_count() -> None:
+    dataset = care_dataset()
+    first = dataset[0][0].data
+    dataset.set_epoch(1)
+    np.testing.assert_array_equal(dataset[0][0].data, dataset[1, 0][0].data)
+    assert not np.array_equal(first, dataset[1, 0][0].data)
+    dataset.set_epoch(0)
+    np.testing.assert_array_equal(dataset[0][0].data, first)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_epoch_sampler_is_right_with_worker_processes(workers: int) -> None:
+    """Keys (epoch, index) carry the epoch into worker processes' copies."""
+    from careamics_dask.torch import patch_loader
+
+    reference = care_dataset()
+    expected = [
+        np.concatenate([reference[epoch, i][0].data[None] for i in order])
+        for epoch, order in enumerate(
+            [[i for _, i in keys] for keys in _sampler_passes(reference, 2)]
+        )
+    ]
+    loader = patch_loader(care_dataset(), shuffle=True, num_workers=workers)
+    got = _epochs(loader, 2)
+    assert not np.array_equal(got[0], got[1])
+    for epoch in range(2):
+        np.testing.assert_array_equal(got[epoch], expected[epoch])
+
+
+def _sampler_passes(dataset: CareamicsDataset, n: int) -> list[list[Any]]:
+    from careamics_dask.torch import EpochSampler
+
+    sampler = EpochSampler(dataset, shuffle=True)
+    passes = [list(sampler) for _ in range(n)]
+    assert [keys[0][0] for keys in passes] == list(range(n))
+    assert sorted(i for _, i in passes[0]) == list(range(len(dataset)))
+    return passes
+
+
+def _warnings_are_errors(worker_id: int) -> None:
+    warnings.simplefilter("error", CareamicsDaskWarning)
+
+
+def test_integer_reads_in_worker_processes_warn() -> None:
+    """A worker's copy cannot see the epoch: it warns instead of repeating silently."""
+    loader = torch.utils.data.DataLoader(
+        care_dataset(), batch_size=8, num_workers=1, worker_init_fn=_warnings_are_errors
+    )
+    with pytest.raises(CareamicsDaskWarning, match="EpochSampler"):
+        next(iter(loader))
+
+
+def test_bad_dataset_keys_are_refused() -> None:
+    from careamics_dask.torch import patch_loader
+
+    dataset = care_dataset()
+    with pytest.raises(TypeError, match="epoch, index"):
+        dataset[0, 1, 2]  # type: ignore[index]
+    with pytest.raises(ValueError, match="negative"):
+        dataset[-1, 0]
+    with pytest.raises(TypeError, match="EpochSampler"):
+        patch_loader(dataset, sampler=None)

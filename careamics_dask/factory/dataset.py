@@ -1,4 +1,9 @@
-"""The dataset: patch tables, lazy batch graphs and eager patches over image stacks."""
+"""The dataset: patch tables, lazy batch graphs and eager patches over image stacks.
+
+A little over 400 lines: one class carries both the reference's surface
+(``dataset[i]``, with its epochs) and the Dask one (batches, graphs); its helpers
+live in ``region_data``, ``validation`` and ``_epochs``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from dask.base import tokenize
 
+from careamics_dask.factory._epochs import epoch_key, warn_in_worker
 from careamics_dask.factory.components import resolve_components
 from careamics_dask.factory.region_data import ImageRegionData, region_of_stack
 from careamics_dask.factory.validation import (
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from careamics_dask.config import DataConfig
     from careamics_dask.factory.constraints import ModelConstraints
     from careamics_dask.factory.extractors import PatchExtractor
+    from careamics_dask.graph.transforms import Normalizer
     from careamics_dask.patching import PatchingStrategy, PatchTable
 
 __all__ = ["CareamicsDataset"]
@@ -67,8 +74,16 @@ class CareamicsDataset:
     Attributes
     ----------
     epoch : int
-        The epoch ``dataset[i]`` reads (the reference has one table; here every
-        epoch has its own). Set it with :meth:`set_epoch`.
+        The epoch ``dataset[i]`` starts reading (the reference has one table; here
+        every epoch has its own). Set it with :meth:`set_epoch`.
+
+    Notes
+    -----
+    ``dataset[i]`` advances epochs by passes: in one process every ``len(dataset)``
+    integer reads move to the next epoch's table (counted from :attr:`epoch`;
+    :meth:`set_epoch` restarts the count). ``dataset[epoch, i]`` names the epoch,
+    which :class:`careamics_dask.torch.EpochSampler` does for ``num_workers > 0``
+    (README, "Training"); integer reads in a worker process warn.
     """
 
     def __init__(
@@ -86,6 +101,7 @@ class CareamicsDataset:
         self.inputs = inputs
         self.targets = targets
         self.epoch = 0
+        self._reads = 0
         validate_shapes_against_patching(config, inputs.shapes)
         inputs.check_channels(config.channels)
         if model_constraints is not None:
@@ -136,13 +152,14 @@ class CareamicsDataset:
     def __len__(self) -> int:
         return int(self.patching.n_patches)
 
-    def __getitem__(self, index: int) -> tuple[ImageRegionData, ...]:
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[ImageRegionData, ...]:
+        epoch, index = self._key(index)
         if not -len(self) <= index < len(self):
             raise IndexError(
                 f"Index {index} out of bounds for a dataset of {len(self)} patches."
             )
         index = int(index) % len(self)
-        batch = self._build(np.array([index], dtype=np.int64), self.epoch)
+        batch = self._build(np.array([index], dtype=np.int64), epoch)
         spec = batch.specs.row(0)
         regions = [self._region(batch.input[0], spec, self.inputs, target=False)]
         if batch.target is not None and self.targets is not None:
@@ -150,6 +167,20 @@ class CareamicsDataset:
                 self._region(batch.target[0], spec, self.targets, target=True)
             )
         return tuple(regions)
+
+    @property
+    def normalization(self) -> Normalizer:
+        """The normalizer, by the reference's name (``denormalize`` of predictions)."""
+        return self.normalizer
+
+    def _key(self, key: int | tuple[int, int]) -> tuple[int, int]:
+        """Return the ``(epoch, index)`` a ``dataset[key]`` reads (class Notes)."""
+        if isinstance(key, tuple):
+            return epoch_key(key)
+        epoch = self.epoch + self._reads // max(1, len(self))
+        self._reads += 1
+        warn_in_worker()
+        return epoch, int(key)
 
     def _repr_html_(self) -> str:
         """Return the notebook display: sources, chunks, patches, statistics.
@@ -166,7 +197,9 @@ class CareamicsDataset:
         return dataset_html(self)
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose table ``dataset[i]`` reads.
+        """Choose the epoch whose table ``dataset[i]`` reads next.
+
+        The count of reads that advances epochs by passes restarts here.
 
         Parameters
         ----------
@@ -176,6 +209,7 @@ class CareamicsDataset:
         if epoch < 0:
             raise ValueError(f"Epoch must not be negative: expected >= 0, got {epoch}.")
         self.epoch = int(epoch)
+        self._reads = 0
 
     @property
     def input_shapes(self) -> list[tuple[int, ...]]:

@@ -82,6 +82,7 @@ class MicroSplitDataset(CareamicsDataset):
         self.mode = mode
         self.extractors = list(extractors)
         self.epoch = 0
+        self._reads = 0
         principal = 0
         if mode == "independent":
             principal = int(np.argmax([p.n_patches for p in patchings]))
@@ -142,16 +143,17 @@ class MicroSplitDataset(CareamicsDataset):
         plan: MicroSplitPlan = self.plan  # type: ignore[assignment]
         return plan
 
-    def __getitem__(self, index: int) -> tuple[ImageRegionData, ...]:
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[ImageRegionData, ...]:
+        epoch, index = self._key(index)
         if not -len(self) <= index < len(self):
             raise IndexError(
                 f"Index {index} out of bounds for a dataset of {len(self)} patches."
             )
         indices = np.array([int(index) % len(self)], dtype=np.int64)
-        rows = self.patch_table(self.epoch).take(indices)
+        rows = self.patch_table(epoch).take(indices)
         plan = self.microsplit_plan
-        inputs, targets = build_batch(plan, rows, indices, self.epoch)
-        locations = plan.locate(rows, indices, self.epoch)
+        inputs, targets = build_batch(plan, rows, indices, epoch)
+        locations = plan.locate(rows, indices, epoch)
         spec = _region_spec(rows, locations)
         regions = [self._microsplit_region(inputs[0], spec, target=False)]
         if targets is not None:
