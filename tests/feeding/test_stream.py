@@ -227,6 +227,41 @@ def test_embedded_client_on_loopback_closes_its_cluster() -> None:
     assert cluster.status.name == "closed"
 
 
+def _profiler_enabled() -> bool:
+    import dask.config
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+@pytest.mark.distributed
+def test_embedded_workers_run_the_sampling_profiler_only_when_asked() -> None:
+    import dask.config
+
+    with get_client(n_workers=1) as client:
+        assert list(client.run(_profiler_enabled).values()) == [False]
+    with (
+        dask.config.set({"careamics-dask.client.worker-profile": True}),
+        get_client(n_workers=1) as client,
+    ):
+        assert list(client.run(_profiler_enabled).values()) == [True]
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("per_task", [1, 3])
+def test_batches_per_task_changes_no_batch_and_is_reported(per_task: int) -> None:
+    dataset = train_dataset()
+    expected = signature(list(BatchStream(dataset, epochs=2, prefetch=2)))
+    with get_client(n_workers=2) as client:
+        stream = BatchStream(
+            dataset, client, epochs=2, prefetch=2, batches_per_task=per_task
+        )
+        assert signature(list(stream)) == expected
+        assert stream.path == (
+            f"distributed: 2 workers, 2 threads, {per_task} batches per task"
+        )
+    assert BatchStream(dataset).path.startswith("local threads: ")
+
+
 def chunked_dataset(path: Path, **config: Any) -> CareamicsDataset:
     """A random-patching dataset of IMAGES in a Zarr store of 32 x 32 chunks."""
     zarr.open_group(path, mode="w").create_array("img", data=IMAGES, chunks=(1, 32, 32))
