@@ -171,6 +171,23 @@ def test_window_bounds_client_futures(cluster: Client) -> None:
     assert max(held) <= 3 + 2
 
 
+@pytest.mark.distributed
+def test_resume_in_the_middle_of_a_task_on_a_cluster(cluster: Client) -> None:
+    dataset = train_dataset()
+    full = signature(list(BatchStream(dataset, epochs=2)))
+    stream = BatchStream(dataset, cluster, epochs=2, batches_per_task=3)
+    taken = []
+    for batch in stream:  # stop after batch 1 of epoch 1, inside a task of 3
+        taken.append(batch)
+        if len(taken) == dataset.n_batches() + 2:
+            break
+    state = stream.state_dict()
+    assert (state["epoch"], state["batch"]) == (1, 2)
+    resumed = BatchStream(dataset, cluster, epochs=2, batches_per_task=3)
+    resumed.load_state_dict(state)
+    assert signature(taken) + signature(list(resumed)) == full
+
+
 def slow_read(path: Any, **kwargs: Any) -> np.ndarray:
     time.sleep(0.05)
     data: np.ndarray = np.load(path)
