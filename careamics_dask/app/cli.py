@@ -373,6 +373,20 @@ def predict(
     typer.echo(summary.describe())
 
 
+@app.command()
+def train(
+    run_file: RunPath,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from last.ckpt.")
+    ] = False,
+) -> None:
+    """Train CAREamics' N2V/CARE/N2N: the run file plus `algorithm:` (see app.train)."""
+    from careamics_dask.app.train import run_training
+
+    with clean_errors():
+        typer.echo(run_training(run_file, resume=resume).describe())
+
+
 def main() -> None:
     """Run the command line."""
     app()
