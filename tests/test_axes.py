@@ -184,7 +184,8 @@ def test_from_canonical_errors() -> None:
 
 
 def test_an_unknown_axis_letter_is_named() -> None:
-    from careamics_dask.axes import AxesError, check_axes_validity
+    from careamics_dask.axes import check_axes_validity
+    from careamics_dask.errors import AxesError
 
     with pytest.raises(AxesError, match=r"SCYQ.*unknown Q"):
         check_axes_validity("SCYQ")
