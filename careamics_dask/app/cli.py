@@ -89,7 +89,7 @@ Generates the store once and caches it (in --cache-dir, default
 $XDG_CACHE_HOME/careamics-dask; later runs reuse it), builds training and
 validation datasets (stratified patches, a validation split, a background filter,
 mean/std statistics), streams an epoch on an embedded cluster and draws sample
-patches and where they come from into --out. About 3 minutes on 2 cores the first
+patches and where they come from into --out. Under 2 minutes on 2 cores the first
 time (writing the store takes about a third of it); --quick takes seconds.
 """
 
