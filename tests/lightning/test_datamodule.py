@@ -87,8 +87,9 @@ def test_a_dataset_in_the_wrong_mode_is_refused() -> None:
         CareamicsDataModule(train, val, epochs=3)  # type: ignore[arg-type]
 
 
-def test_from_config_needs_validation_data() -> None:
-    config = DataConfig(
+def _small_config() -> DataConfig:
+    """A training config of 16² stratified patches, batches of 4, no normalization."""
+    return DataConfig(
         mode="training",
         data_type="array",
         axes="SYX",
@@ -96,6 +97,10 @@ def test_from_config_needs_validation_data() -> None:
         normalization={"name": "none"},
         batch_size=4,
     )
+
+
+def test_from_config_needs_validation_data() -> None:
+    config = _small_config()
     with pytest.raises(TypeError, match="TrainValSplitData"):
         CareamicsDataModule.from_config(config, np.ones((2, 32, 32)))  # type: ignore[arg-type]
     images = np.ones((2, 32, 32), dtype=np.float32)
@@ -105,14 +110,7 @@ def test_from_config_needs_validation_data() -> None:
 
 
 def test_from_config_reads_a_whole_careamics_style_configuration() -> None:
-    config = DataConfig(
-        mode="training",
-        data_type="array",
-        axes="SYX",
-        patching={"name": "stratified", "patch_size": [16, 16]},
-        normalization={"name": "none"},
-        batch_size=4,
-    )
+    config = _small_config()
 
     class Configuration:  # what careamics' create_*_config return: a .data_config
         data_config = config.model_copy(update={"batch_size": 2})
