@@ -28,6 +28,10 @@ from careamics_dask.factory.extractors import (
     select_image_stack_loader,
     select_patch_extractor_type,
 )
+from careamics_dask.factory.filters import (
+    filter_background,
+    filter_background_with_mask,
+)
 from careamics_dask.factory.microsplit import (
     IndependentTargets,
     MicroSplitDataset,
@@ -37,9 +41,11 @@ from careamics_dask.factory.microsplit import (
     create_microsplit_pred_dataset,
 )
 from careamics_dask.factory.normalization import (
+    create_normalization,
     create_normalizer,
     resolve_normalization,
 )
+from careamics_dask.factory.patch_constructor import PatchConstructor
 from careamics_dask.factory.patching import create_patching
 from careamics_dask.factory.region_data import ImageRegionData
 from careamics_dask.graph.batch import Batch
@@ -58,6 +64,7 @@ __all__ = [
     "ModelConstraints",
     "MultiChannelTarget",
     "PairedInputTarget",
+    "PatchConstructor",
     "PatchExtractor",
     "PredData",
     "ReadFuncLoading",
@@ -68,12 +75,15 @@ __all__ = [
     "create_dataset",
     "create_microsplit_dataset",
     "create_microsplit_pred_dataset",
+    "create_normalization",
     "create_normalizer",
     "create_patching",
     "create_pred_dataset",
     "create_train_dataset",
     "create_train_val_datasets",
     "create_val_split_datasets",
+    "filter_background",
+    "filter_background_with_mask",
     "init_patch_extractor",
     "resolve_components",
     "resolve_normalization",

@@ -41,6 +41,22 @@ _UNET_DEFAULTS = {"depth": 2, "in_channels": 1, "num_classes": 1}
 """Defaults of the reference's ``UNetConfig`` for the keys read here."""
 
 
+def _unet_values(
+    model_config: Mapping[str, Any] | SupportsModelDump,
+) -> tuple[Any, Any, Any]:
+    """Return ``(depth, in_channels, num_classes)`` of a UNet model config."""
+    if not isinstance(model_config, Mapping):
+        model_config = model_config.model_dump()
+    architecture = model_config.get("architecture", "UNet")
+    if architecture != "UNet":
+        raise ValueError(f"Model type {architecture} is not supported.")
+    return (
+        model_config.get("depth", _UNET_DEFAULTS["depth"]),
+        model_config.get("in_channels", _UNET_DEFAULTS["in_channels"]),
+        model_config.get("num_classes", _UNET_DEFAULTS["num_classes"]),
+    )
+
+
 @runtime_checkable
 class ModelConstraints(Protocol):
     """What a model requires of the data it is trained on or predicts."""
@@ -112,9 +128,25 @@ def _positive_int(value: Any, name: str) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class UNetConstraints:
     """Constraints of a UNet: channel counts, and sizes multiple of ``2**depth``.
+
+    Built from a UNet model config, positionally as the reference
+    (``UNetConstraints(UNetConfig(...))``; a pydantic config or a dict), or from
+    keywords.
+
+    Parameters
+    ----------
+    model_config : mapping or object with ``model_dump()``, optional
+        A UNet model config (``architecture``, ``depth``, ``in_channels``,
+        ``num_classes``), as :meth:`from_model_config`.
+    depth : int, optional
+        Number of levels of the UNet (pooling steps); required without a config.
+    n_input_channels : int, optional
+        Channels the model takes; required without a config.
+    n_output_channels : int, optional
+        Channels the model outputs; required without a config.
 
     Attributes
     ----------
@@ -125,6 +157,14 @@ class UNetConstraints:
     n_output_channels : int
         Channels the model outputs.
 
+    Raises
+    ------
+    TypeError
+        When both a config and keywords are given, or neither.
+    ValueError
+        As :meth:`from_model_config`, or for a value that is not a positive
+        integer.
+
     Examples
     --------
     >>> constraints = UNetConstraints(depth=2, n_input_channels=1, n_output_channels=1)
@@ -133,16 +173,45 @@ class UNetConstraints:
     Traceback (most recent call last):
     ...
     ValueError: Input data dimension X (size 30) is not a multiple of 4 (2 to ...
+    >>> UNetConstraints({"architecture": "UNet", "depth": 3}) == UNetConstraints(
+    ...     depth=3, n_input_channels=1, n_output_channels=1)
+    True
     """
 
     depth: int
     n_input_channels: int
     n_output_channels: int
 
-    def __post_init__(self) -> None:
-        _positive_int(self.depth, "depth")
-        _positive_int(self.n_input_channels, "n_input_channels")
-        _positive_int(self.n_output_channels, "n_output_channels")
+    def __init__(
+        self,
+        model_config: Mapping[str, Any] | SupportsModelDump | None = None,
+        *,
+        depth: int | None = None,
+        n_input_channels: int | None = None,
+        n_output_channels: int | None = None,
+    ) -> None:
+        keywords = (depth, n_input_channels, n_output_channels)
+        if model_config is not None:
+            if any(value is not None for value in keywords):
+                raise TypeError(
+                    "UNetConstraints takes a model config or keywords, not both: got "
+                    "a model config and depth/n_input_channels/n_output_channels. "
+                    "Pass one of them."
+                )
+            values = _unet_values(model_config)
+        elif any(value is None for value in keywords):
+            raise TypeError(
+                "UNetConstraints needs a UNet model config, or all of depth, "
+                "n_input_channels and n_output_channels: got "
+                f"depth={depth!r}, n_input_channels={n_input_channels!r}, "
+                f"n_output_channels={n_output_channels!r}."
+            )
+        else:
+            values = keywords
+        for name, value in zip(
+            ("depth", "n_input_channels", "n_output_channels"), values, strict=True
+        ):
+            object.__setattr__(self, name, _positive_int(value, name))
 
     @classmethod
     def from_model_config(
@@ -173,20 +242,7 @@ class UNetConstraints:
         >>> UNetConstraints.from_model_config({"architecture": "UNet", "depth": 3})
         UNetConstraints(depth=3, n_input_channels=1, n_output_channels=1)
         """
-        if not isinstance(model_config, Mapping):
-            model_config = model_config.model_dump()
-        architecture = model_config.get("architecture", "UNet")
-        if architecture != "UNet":
-            raise ValueError(f"Model type {architecture} is not supported.")
-        values = {
-            key: model_config.get(key, default)
-            for key, default in _UNET_DEFAULTS.items()
-        }
-        return cls(
-            depth=values["depth"],
-            n_input_channels=values["in_channels"],
-            n_output_channels=values["num_classes"],
-        )
+        return cls(model_config)
 
     def validate_input_channels(self, n_channels: int) -> None:
         """Require as many input channels as the model takes.

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from careamics_dask.graph.statistics import RegionWeights, Statistics
 
-__all__ = ["create_normalizer", "resolve_normalization"]
+__all__ = ["create_normalization", "create_normalizer", "resolve_normalization"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,39 @@ def create_normalizer(
         n_input_channels=n_input_channels,
         n_target_channels=n_target_channels,
     )
+
+
+def create_normalization(norm_model: NormalizationConfig) -> Normalizer:
+    """Build the normalizer of a config: the reference's name and signature.
+
+    As :func:`create_normalizer` without the channel checks; the normalizer is
+    called on a patch (``normalizer(patch, target)``) like the reference's
+    normalization transforms, and has ``denormalize``.
+
+    Parameters
+    ----------
+    norm_model : MeanStdConfig, MinMaxConfig, QuantileConfig or NoNormConfig
+        The config, with its input statistics set.
+
+    Returns
+    -------
+    Normalizer
+        The normalizer.
+
+    Raises
+    ------
+    ValueError
+        As :func:`create_normalizer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normalize = create_normalization(
+    ...     MeanStdConfig(input_means=[2.0], input_stds=[4.0]))
+    >>> np.round(normalize(np.full((1, 2, 2), 6.0))[0].ravel(), 4).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    return create_normalizer(norm_model)
 
 
 def _write(

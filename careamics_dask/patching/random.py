@@ -174,8 +174,9 @@ class FixedPatching(TableStrategy):
 
     Parameters
     ----------
-    table : PatchTable
-        The patches.
+    table : PatchTable or sequence of PatchSpecs
+        The patches: a table, or the reference's list of spec dicts
+        (``FixedPatching(list_of_specs)``, as :meth:`from_specs`).
 
     Examples
     --------
@@ -190,8 +191,10 @@ class FixedPatching(TableStrategy):
 
     _label = "FixedPatching"
 
-    def __init__(self, table: PatchTable) -> None:
-        self._table = table
+    def __init__(self, table: PatchTable | Sequence[PatchSpecs]) -> None:
+        if not isinstance(table, PatchTable):
+            table = FixedPatching.from_specs(list(table)).table()
+        self._table: PatchTable = table
         self._data_idx = table.data_idx
 
     @classmethod
@@ -228,6 +231,11 @@ class FixedPatching(TableStrategy):
                 ),
             )
         )
+
+    @property
+    def fixed_patch_specs(self) -> list[PatchSpecs]:
+        """The patches as the reference's list of spec dicts (its attribute)."""
+        return list(self._table)
 
     def _build_table(self, epoch: int) -> PatchTable:
         return self._table
