@@ -4,13 +4,15 @@
 §6.6); :class:`UNetConstraints` its UNet implementation, with the reference's
 messages: the input and target channel counts must equal the model's, and each
 spatial size must be a non-zero multiple of ``2**depth``.
-:func:`validate_shapes_against_model` applies them to a dataset's shapes.
+:func:`validate_shapes_against_model` applies them to a dataset's shapes. A little
+over 400 lines: the protocol, its UNet implementation (both constructors), the
+reference's ``get_model_constraints`` and the shape check belong together.
 
 Differences from CAREamics
 --------------------------
-- :class:`UNetConstraints` takes the three numbers it needs (``depth``, input and
-  output channels) instead of a model config; :meth:`UNetConstraints.from_model_config`
-  reads them from a CAREamics UNet model dict.
+- :class:`UNetConstraints` takes a model config positionally, as the reference
+  (``UNetConstraints(UNetConfig(...))``), or the three numbers it needs (``depth``,
+  input and output channels) as keywords.
 - The reference checks patch and tile sizes against the model in its
   ``Configuration``, which this project does not have, so
   :func:`validate_shapes_against_model` checks the patch (or tile) size itself for
@@ -32,6 +34,7 @@ __all__ = [
     "ModelConstraints",
     "SupportsModelDump",
     "UNetConstraints",
+    "get_model_constraints",
     "validate_shapes_against_model",
 ]
 
@@ -331,6 +334,36 @@ class UNetConstraints:
                     f" your input data shape is not compatible, use tiling by passing "
                     f"`tile_size`. If you are already using tiling, adjust `tile_size`."
                 )
+
+
+def get_model_constraints(
+    model_config: Mapping[str, Any] | SupportsModelDump,
+) -> ModelConstraints:
+    """Return the constraints of a model config: the reference's factory.
+
+    Parameters
+    ----------
+    model_config : mapping or object with ``model_dump()``
+        A model config; only ``architecture="UNet"`` is supported.
+
+    Returns
+    -------
+    ModelConstraints
+        A :class:`UNetConstraints`.
+
+    Raises
+    ------
+    ValueError
+        ``"Model type {architecture} is not supported."``.
+
+    Examples
+    --------
+    >>> get_model_constraints({"architecture": "LVAE"})
+    Traceback (most recent call last):
+    ...
+    ValueError: Model type LVAE is not supported.
+    """
+    return UNetConstraints(model_config)
 
 
 def validate_shapes_against_model(

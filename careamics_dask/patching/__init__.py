@@ -15,6 +15,7 @@ from careamics_dask.patching.seeds import epoch_rng, resolve_seed
 from careamics_dask.patching.sequential import SequentialPatching
 from careamics_dask.patching.specs import (
     PatchSpecs,
+    RegionSpecs,
     TileSpecs,
     UncorrelatedPatchSpecs,
     is_tile_specs,
@@ -35,6 +36,7 @@ __all__ = [
     "Patching",
     "PatchingStrategy",
     "RandomPatching",
+    "RegionSpecs",
     "SequentialPatching",
     "StratifiedPatching",
     "TileSpecs",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TypedDict, TypeGuard
+from typing import TypedDict, TypeGuard, TypeVar
 
 __all__ = [
     "TILE_KEYS",
     "UNCORRELATED_KEYS",
     "PatchSpecs",
+    "RegionSpecs",
     "TileSpecs",
     "UncorrelatedPatchSpecs",
     "is_tile_specs",
@@ -50,6 +51,10 @@ class UncorrelatedPatchSpecs(PatchSpecs):
     all_data_idx: tuple[int, ...]
     all_sample_idx: tuple[int, ...]
     all_coords: tuple[tuple[int, ...], ...]
+
+
+RegionSpecs = TypeVar("RegionSpecs", bound=PatchSpecs)
+"""A spec dict type (the reference's ``TypeVar`` over :class:`PatchSpecs`)."""
 
 
 def is_tile_specs(specs: PatchSpecs) -> TypeGuard[TileSpecs]:

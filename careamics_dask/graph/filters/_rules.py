@@ -40,6 +40,7 @@ __all__ = [
     "MaskPatchFilter",
     "MaxPatchFilter",
     "MeanStdPatchFilter",
+    "PatchFilter",
     "RegionFilter",
     "ShannonPatchFilter",
 ]
@@ -58,6 +59,10 @@ class RegionFilter(Protocol):
     def filter_out_regions(self, regions: npt.NDArray[np.float32]) -> BoolArray:
         """Return, for ``(k, *region)`` float32 regions, which are background."""
         ...
+
+
+PatchFilter = RegionFilter
+"""The reference's name of the filter protocol (``filter_out(patch)``)."""
 
 
 @dataclass(slots=True)
