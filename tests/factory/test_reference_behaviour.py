@@ -83,3 +83,41 @@ def test_region_shapes_are_tuples() -> None:
     assert type(region.data_shape) is tuple
     assert region.original_data_shape == (2, 16, 16)
     assert type(region.original_data_shape) is tuple
+
+
+def test_microsplit_dataset_scales_share_the_native_centre_on_a_ramp() -> None:
+    # paired mode, no mixing: every plane of the input is the ramp's lateral
+    # context; for even patch sizes each scale's 2 x 2 centre averages to the
+    # native patch's centre coords + (patch - 1) / 2 (worked out by hand from
+    # the reference's crop start centre - size // 2, centre = coords + patch // 2)
+    from careamics_dask.config import MicroSplitDataConfig
+    from careamics_dask.factory import PairedInputTarget, create_microsplit_dataset
+
+    y, x = np.mgrid[0:192, 0:192].astype(np.float64)
+    ramp = (1000 * y + x).astype(np.float32)[None, None]
+    config = MicroSplitDataConfig(
+        mode="training",
+        data_type="array",
+        axes="SCYX",
+        patching={"name": "stratified", "patch_size": [16, 16], "seed": 4},
+        normalization={"name": "none"},
+        multiscale_count=3,
+        augmentations=[],
+        seed=3,
+    )
+    dataset = create_microsplit_dataset(
+        config, PairedInputTarget([ramp], [np.concatenate([ramp, ramp], axis=1)])
+    )
+    checked = 0
+    for index in range(len(dataset)):
+        region, _ = dataset[index]
+        cy, cx = region.region_spec["coords"]
+        # the largest crop (64) and its filter stay inside the image
+        if not (32 <= cy <= 192 - 48 and 32 <= cx <= 192 - 48):
+            continue
+        centre = 1000 * (cy + 7.5) + (cx + 7.5)
+        for scale in range(3):
+            mid = region.data[scale, 7:9, 7:9].astype(np.float64).mean()
+            assert mid == pytest.approx(centre, abs=0.05)
+        checked += 1
+    assert checked > 0
