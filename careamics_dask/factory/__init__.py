@@ -45,6 +45,9 @@ from careamics_dask.factory.microsplit import (
     create_microsplit_dataset,
     create_microsplit_pred_dataset,
 )
+from careamics_dask.factory.microsplit_split import (
+    create_microsplit_val_split_datasets,
+)
 from careamics_dask.factory.normalization import (
     create_normalization,
     create_normalizer,
@@ -81,6 +84,7 @@ __all__ = [
     "create_dataset",
     "create_microsplit_dataset",
     "create_microsplit_pred_dataset",
+    "create_microsplit_val_split_datasets",
     "create_normalization",
     "create_normalizer",
     "create_patch_filter",

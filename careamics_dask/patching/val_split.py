@@ -202,6 +202,22 @@ def _held_out_regions(
     return np.sort(np.array([index[tuple(row)] for row in rows.tolist()], np.int64))
 
 
+def _check_inside(
+    stratified: StratifiedPatching,
+    cells: npt.NDArray[np.int64],
+    regions: npt.NDArray[np.int64],
+) -> None:
+    """Require guarded validation cells inside the image (their reads are bounded)."""
+    _, inside, _ = _cell_counts(stratified, cells)
+    if not inside[regions].all():
+        raise ValueError(
+            "A leak-proof split with lateral context needs validation cells inside "
+            f"the image: expected at most {int(inside.sum())} in-image cells, got "
+            f"{int((~inside[regions]).sum())} sticking out. Decrease "
+            "'n_val_patches' or the patch size."
+        )
+
+
 def create_val_split(
     stratified: StratifiedPatching,
     n_val_patches: int,
@@ -248,8 +264,8 @@ def create_val_split(
     ValueError
         Before any draw: when ``n_val_patches`` is negative, not below the training
         patch count (the reference's message), or above the cells available; when
-        held-out cells are not on the grid; when the guard leaves no training
-        patch.
+        held-out cells are not on the grid; with ``context``, when a validation
+        cell sticks out of the image or the guard leaves no training patch.
 
     Examples
     --------
@@ -271,6 +287,7 @@ def create_val_split(
         regions = _choose_cells(region_sample, inside, included, per_sample, rng)
     excluded = np.isin(np.arange(len(cells)), regions)
     if context is not None:
+        _check_inside(stratified, cells, regions)
         excluded = guard_cells(stratified, regions, context)
     training = stratified.copy()
     training.exclude_all_cells(excluded)

@@ -123,3 +123,80 @@ def test_guard_cells_by_hand() -> None:
         apart = (starts + 8 + 4 <= 24 - 4) | (starts - 4 >= 24 + 8 + 4)
         assert apart.any(axis=1).all()
     assert len(table) > 0
+
+
+def _microsplit_config(padding_mode: str, **fields: Any) -> Any:
+    from careamics_dask.config import MicroSplitDataConfig
+
+    values: dict[str, Any] = {
+        "mode": "training",
+        "data_type": "array",
+        "axes": "SCYX",
+        "patching": {"name": "stratified", "patch_size": [8, 8], "seed": 5},
+        "normalization": {"name": "none"},
+        "batch_size": 1,
+        "multiscale_count": 3,
+        "padding_mode": padding_mode,
+        "augmentations": [{"name": "XYFlip", "seed": 1}],
+        "seed": 7,
+    }
+    values.update(fields)
+    return MicroSplitDataConfig(**values)
+
+
+@pytest.mark.parametrize(
+    ("padding_mode", "uncorrelated"),
+    [("reflect", 0.0), ("wrap", 0.0), ("reflect", 0.5)],
+)
+def test_microsplit_split_reads_disjoint_pixels_at_every_scale(
+    padding_mode: str, uncorrelated: float
+) -> None:
+    from careamics_dask.factory import (
+        MultiChannelTarget,
+        create_microsplit_val_split_datasets,
+    )
+
+    # 2-channel targets, 96 x 96: the largest scale reads a 32 x 32 window
+    # (reflect) or the 64 x 64 context window (wrap) around each 8 x 8 patch
+    base = np.random.default_rng(2).random((1, 2, 96, 96)).astype(np.float32)
+    targets = base.view(RecordingArray)
+    config = _microsplit_config(padding_mode, uncorrelated_channel_prob=uncorrelated)
+    train, val = create_microsplit_val_split_datasets(
+        config, MultiChannelTarget([targets]), n_val_patches=2
+    )
+    RecordingArray.boxes = []
+    for index in range(val.n_batches()):
+        val.batch(index)
+    val_reads = _mask_of(RecordingArray.boxes, base.shape)
+    RecordingArray.boxes = []
+    for epoch in range(3):
+        for index in range(train.n_batches()):
+            train.batch(index, epoch=epoch)
+    train_reads = _mask_of(RecordingArray.boxes, base.shape)
+    assert val_reads.sum() > 2 * 2 * 64  # the context, not just the patches
+    assert train_reads.any()
+    assert not (val_reads & train_reads).any()
+    assert config.val_split_cells is not None
+    assert len(config.val_split_cells) == 2
+
+
+def test_without_the_guard_the_lateral_context_leaks() -> None:
+    # the same data split with the plain split (no guard) does read validation
+    # pixels into training inputs: the guard is what the test above checks
+    from careamics_dask.factory import MultiChannelTarget, create_microsplit_dataset
+
+    base = np.random.default_rng(2).random((1, 2, 96, 96)).astype(np.float32)
+    targets = base.view(RecordingArray)
+    config = _microsplit_config("reflect")
+    dataset = create_microsplit_dataset(config, MultiChannelTarget([targets]))
+    patching = dataset.patching
+    assert isinstance(patching, StratifiedPatching)
+    training, validation = create_val_split(patching, 2, 3)
+    (cell,) = validation.table()[:1].coords.tolist()
+    RecordingArray.boxes = []
+    dataset.patching = training
+    for epoch in range(3):
+        for index in range(dataset.n_batches()):
+            dataset.batch(index, epoch=epoch)
+    train_reads = _mask_of(RecordingArray.boxes, base.shape)
+    assert train_reads[0, 0, cell[0] : cell[0] + 8, cell[1] : cell[1] + 8].any()
