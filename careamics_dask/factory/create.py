@@ -18,8 +18,9 @@ from careamics_dask.factory.extractors import (
 )
 from careamics_dask.factory.patching import create_patching
 from careamics_dask.loaders.pairs import validate_stack_pair
+from careamics_dask.patching.random import RandomPatching
 from careamics_dask.patching.stratified import StratifiedPatching
-from careamics_dask.patching.val_split import create_val_split
+from careamics_dask.patching.val_split import create_random_val_split, create_val_split
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -271,22 +272,31 @@ def create_val_split_datasets(
     Raises
     ------
     ValueError
-        When the patching is not stratified, or too many validation patches are
-        asked for.
+        When the patching is neither stratified nor random (random patching is
+        split here, not in the reference: its patches are drawn off the held-out
+        cells), or too many validation patches are asked for.
     """
     _check_training(config)
-    if config.patching.name != "stratified":
+    if config.patching.name not in ("stratified", "random"):
         raise ValueError(
-            "Validation split is only compatible with stratified patching."
+            "Validation split is only compatible with stratified patching (or "
+            f"random patching here): got {config.patching.name!r}."
         )
     train = create_train_dataset(config, data, loading, model_constraints)
     patching = train.patching
-    if not isinstance(patching, StratifiedPatching):  # pragma: no cover - see above
-        raise TypeError("Validation split needs stratified patching.")
     generator = rng if rng is not None else np.random.default_rng(config.seed)
-    training, validation = create_val_split(
-        patching, data.n_val_patches, generator, held_out=config.val_split_cells
-    )
+    held_out = config.val_split_cells
+    training: PatchingStrategy
+    if isinstance(patching, StratifiedPatching):
+        training, validation = create_val_split(
+            patching, data.n_val_patches, generator, held_out=held_out
+        )
+    elif isinstance(patching, RandomPatching):
+        training, validation = create_random_val_split(
+            patching, data.n_val_patches, generator, held_out=held_out
+        )
+    else:  # pragma: no cover - see above
+        raise TypeError("Validation split needs stratified or random patching.")
     config.val_split_cells = held_out_cells(validation, patching.patch_size)
     train.patching = training
     val = CareamicsDataset(

@@ -25,7 +25,7 @@ from careamics_dask.patching.strategy import Patching, PatchingStrategy
 from careamics_dask.patching.stratified import StratifiedPatching
 from careamics_dask.patching.table import PatchTable
 from careamics_dask.patching.tiled import TiledPatching
-from careamics_dask.patching.val_split import create_val_split
+from careamics_dask.patching.val_split import create_random_val_split, create_val_split
 from careamics_dask.patching.whole import WholePatching, WholeSamplePatching
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "UncorrelatedPatchSpecs",
     "WholePatching",
     "WholeSamplePatching",
+    "create_random_val_split",
     "create_val_split",
     "epoch_rng",
     "is_tile_specs",

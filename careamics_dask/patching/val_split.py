@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from careamics_dask.patching.random import FixedPatching
+from careamics_dask.patching.random import FixedPatching, RandomPatching
 from careamics_dask.patching.seeds import VALIDATION_SPLIT_KEY, epoch_rng, resolve_seed
+from careamics_dask.patching.stratified import StratifiedPatching
 from careamics_dask.patching.table import PatchTable
 
 if TYPE_CHECKING:
@@ -29,9 +30,8 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from careamics_dask.patching.stratified import StratifiedPatching
 
-__all__ = ["create_val_split", "guard_cells"]
+__all__ = ["create_random_val_split", "create_val_split", "guard_cells"]
 
 
 def _split_rng(rng_or_seed: np.random.Generator | int | None) -> np.random.Generator:
@@ -305,3 +305,58 @@ def create_val_split(
         patch_size=stratified.patch_size,
     )
     return training, FixedPatching(validation)
+
+
+def create_random_val_split(
+    random: RandomPatching,
+    n_val_patches: int,
+    rng_or_seed: np.random.Generator | int | None = None,
+    *,
+    context: Sequence[tuple[int, int]] | None = None,
+    held_out: npt.ArrayLike | None = None,
+) -> tuple[RandomPatching, FixedPatching]:
+    """Split random patching: grid cells held out, training patches drawn off them.
+
+    The validation cells are drawn on the stratified grid of the same shapes and
+    patch size (:func:`create_val_split`, its rules and messages); training keeps
+    its random draws, drawing again every start that would overlap a held-out (or
+    guard) cell, so training and validation read disjoint pixels. Not in the
+    reference, which splits stratified patching only.
+
+    Parameters
+    ----------
+    random : RandomPatching
+        The training strategy; not changed.
+    n_val_patches : int
+        How many validation patches.
+    rng_or_seed : numpy.random.Generator or int or None, optional
+        A generator to draw from, or a seed.
+    context : sequence of (int, int), optional
+        As :func:`create_val_split`.
+    held_out : array_like of int, optional
+        As :func:`create_val_split`.
+
+    Returns
+    -------
+    training : RandomPatching
+        A copy of ``random`` whose patches avoid the held-out cells.
+    validation : FixedPatching
+        The validation patches.
+
+    Examples
+    --------
+    >>> from careamics_dask.patching.random import RandomPatching
+    >>> train, val = create_random_val_split(
+    ...     RandomPatching([(1, 1, 64, 64)], [8, 8], seed=1), 4, 3)
+    >>> val.n_patches, train.n_patches
+    (4, 64)
+    """
+    grid = StratifiedPatching(
+        random.data_shapes.tolist(), random.patch_size.tolist(), seed=random.seed
+    )
+    guarded, validation = create_val_split(
+        grid, n_val_patches, rng_or_seed, context=context, held_out=held_out
+    )
+    return random.without_cells(grid.all_grid_coords[guarded.excluded_cells]), (
+        validation
+    )

@@ -56,10 +56,11 @@ def _config(**fields: Any) -> DataConfig:
     return DataConfig(**values)
 
 
-def test_stratified_split_reads_disjoint_pixels() -> None:
+@pytest.mark.parametrize("patching", ["stratified", "random"])
+def test_split_reads_disjoint_pixels(patching: str) -> None:
     base = np.random.default_rng(0).random((2, 1, 48, 40)).astype(np.float32)
     image = base.view(RecordingArray)
-    config = _config()
+    config = _config(patching={"name": patching, "patch_size": [8, 8], "seed": 5})
     train, val = create_val_split_datasets(
         config, TrainValSplitData([image], n_val_patches=6)
     )
