@@ -286,6 +286,14 @@ def create_val_split_datasets(
     patching = train.patching
     generator = rng if rng is not None else np.random.default_rng(config.seed)
     held_out = config.val_split_cells
+    if held_out is not None and len(held_out) != data.n_val_patches:
+        logger.warning(
+            "config.val_split_cells holds %d validation cells of an earlier split; "
+            "they are held out again and n_val_patches=%d is not used. Set "
+            "config.val_split_cells = None to draw a new split.",
+            len(held_out),
+            data.n_val_patches,
+        )
     training: PatchingStrategy
     if isinstance(patching, StratifiedPatching):
         training, validation = create_val_split(

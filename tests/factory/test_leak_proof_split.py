@@ -9,6 +9,7 @@ regions, so the boxes are logged by the array itself.)
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,9 @@ def test_split_reads_disjoint_pixels(patching: str) -> None:
     assert len(config.val_split_cells) == 6
 
 
-def test_the_split_is_persisted_with_the_config(tmp_path: Any) -> None:
+def test_the_split_is_persisted_with_the_config(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     images = [np.random.default_rng(1).random((3, 1, 40, 40)).astype(np.float32)]
     config = _config()
     _, val = create_val_split_datasets(config, TrainValSplitData(images, 5))
@@ -92,6 +95,11 @@ def test_the_split_is_persisted_with_the_config(tmp_path: Any) -> None:
     _, again_val = create_val_split_datasets(loaded, TrainValSplitData(images, 5))
     assert again_val.patch_table() == val.patch_table()
     assert loaded.val_split_cells == config.val_split_cells
+    # asking for another count keeps the saved cells, and says so
+    with caplog.at_level(logging.WARNING, logger="careamics_dask.factory.create"):
+        _, kept = create_val_split_datasets(loaded, TrainValSplitData(images, 2))
+    assert kept.patch_table() == val.patch_table()
+    assert "n_val_patches=2 is not used" in caplog.text
     fresh = _config(seed=99)
     _, other = create_val_split_datasets(fresh, TrainValSplitData(images, 5))
     assert other.patch_table() != val.patch_table()
