@@ -31,6 +31,7 @@ from careamics_dask.config.normalization import (
     NoNormConfig,
     NormalizationConfig,
     QuantileConfig,
+    instantiate_norm_config,
 )
 from careamics_dask.config.patch_filter import (
     MaskPatchFilterConfig,
@@ -98,6 +99,7 @@ __all__ = [
     "derive_augmentation_seed",
     "generate_random_seed",
     "get_default_num_workers",
+    "instantiate_norm_config",
     "list_spatial_augmentations",
     "load_config",
     "save_config",

@@ -167,6 +167,12 @@ class DataConfig(ConfigModel):
     n_val_patches: int = Field(default=8, ge=0)
     """Patches set aside for validation when no validation data is given."""
 
+    val_split_cells: list[list[int]] | None = None
+    """The held-out validation cells of an automatic split, as rows ``(data_idx,
+    sample_idx, *grid cell)``: written by ``create_val_split_datasets`` (like the
+    statistics) and reused by it, so a re-created dataset holds out the same
+    regions. ``None`` draws a split from ``seed``. Not a reference field."""
+
     channels: Annotated[list[int] | None, BeforeValidator(normalize_channels)] = None
     """Input channels to use; ``None`` for all. Needs ``C`` in the axes."""
 

@@ -20,9 +20,9 @@ Differences from CAREamics
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from careamics_dask.config._model import ConfigModel
 from careamics_dask.config._statistics import (
@@ -33,6 +33,9 @@ from careamics_dask.config._statistics import (
     check_ordered,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
     "FloatValues",
     "MeanStdConfig",
@@ -40,6 +43,7 @@ __all__ = [
     "NoNormConfig",
     "NormalizationConfig",
     "QuantileConfig",
+    "instantiate_norm_config",
 ]
 
 logger = logging.getLogger(__name__)
@@ -344,3 +348,37 @@ NormalizationConfig = Annotated[
     Field(discriminator="name"),
 ]
 """The normalization configs a :class:`DataConfig` accepts, told apart by ``name``."""
+
+
+def instantiate_norm_config(
+    config: Mapping[str, Any],
+) -> MeanStdConfig | NoNormConfig | QuantileConfig | MinMaxConfig:
+    """Validate a normalization dict into its config, told apart by ``name``.
+
+    The reference's ``careamics.config.factories.instantiate_norm_config``.
+
+    Parameters
+    ----------
+    config : mapping of str to Any
+        The fields, with ``name`` one of ``mean_std``, ``min_max``, ``quantile``
+        or ``none``.
+
+    Returns
+    -------
+    MeanStdConfig, NoNormConfig, QuantileConfig or MinMaxConfig
+        The validated config.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When the name is unknown or a field is invalid (a ``ValueError``).
+
+    Examples
+    --------
+    >>> instantiate_norm_config({"name": "min_max", "input_mins": [0.0],
+    ...                          "input_maxes": [2.0]}).input_maxes
+    [2.0]
+    """
+    adapter: TypeAdapter[MeanStdConfig | NoNormConfig | QuantileConfig | MinMaxConfig]
+    adapter = TypeAdapter(NormalizationConfig)
+    return adapter.validate_python(dict(config))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from careamics_dask.config import XYFlipConfig, XYRandomRotate90Config
 from careamics_dask.graph.transforms import (
+    SEED_MESSAGE,
     SpatialAugmentation,
     XYFlip,
     XYRandomRotate90,
@@ -61,16 +62,20 @@ def create_augmentation(augmentation: AugmentationLike) -> SpatialAugmentation:
     """
     if isinstance(augmentation, XYFlip | XYRandomRotate90):
         return augmentation
-    # a missing seed (None) is refused by the augmentation, with its message
+    if getattr(augmentation, "seed", 0) is None:
+        # a dataset's augmentations must be reproducible: a config without a seed
+        # (outside a DataConfig, which derives one) is refused
+        name = type(augmentation).__name__.removesuffix("Config")
+        raise ValueError(SEED_MESSAGE.format(name=name, seed=None))
     if isinstance(augmentation, XYFlipConfig):
         return XYFlip(
-            seed=cast("int", augmentation.seed),
+            seed=augmentation.seed,
             flip_x=augmentation.flip_x,
             flip_y=augmentation.flip_y,
             p=augmentation.p,
         )
     if isinstance(augmentation, XYRandomRotate90Config):
-        return XYRandomRotate90(seed=cast("int", augmentation.seed), p=augmentation.p)
+        return XYRandomRotate90(seed=augmentation.seed, p=augmentation.p)
     raise TypeError(
         "Augmentations must be XYFlip or XYRandomRotate90 (or their configs): got "
         f"{type(augmentation).__name__}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from careamics_dask.graph.statistics import RegionWeights
     from careamics_dask.graph.transforms import Normalizer, SpatialAugmentation
 
+logger = logging.getLogger(__name__)
+
 __all__ = ["DatasetComponents", "resolve_components"]
 
 
@@ -38,6 +41,29 @@ class DatasetComponents:
 
     normalizer: Normalizer
     augmentations: tuple[SpatialAugmentation, ...] = ()
+
+
+def _check_target_channels(
+    normalizer: Normalizer, n_input_channels: int, n_target_channels: int | None
+) -> None:
+    """Log, not raise, when target statistics do not fit the targets' channels.
+
+    Target statistics follow the target, or the model's output
+    (``reference_semantics.md`` §4.2): 2-entry target statistics with 1-channel
+    targets serve ``denormalize`` of a 2-channel prediction, and the reference
+    accepts them. Normalizing such a target patch still raises, with the same
+    message.
+    """
+    if n_target_channels is None:
+        return
+    try:
+        normalizer.check_channels(n_input_channels, n_target_channels)
+    except ValueError as error:
+        logger.warning(
+            "%s The target statistics are kept for denormalize; normalizing a "
+            "target patch with them will raise.",
+            error,
+        )
 
 
 def resolve_components(
@@ -109,7 +135,8 @@ def resolve_components(
             weights=weights,
         )
     normalizer = create_normalizer(config.normalization)
-    normalizer.check_channels(n_input_channels, n_target_channels)
+    normalizer.check_channels(n_input_channels)
+    _check_target_channels(normalizer, n_input_channels, n_target_channels)
     augmentations: tuple[SpatialAugmentation, ...] = ()
     if config.mode == Mode.TRAINING:
         augmentations = create_augmentations(

@@ -4,13 +4,15 @@
 §6.6); :class:`UNetConstraints` its UNet implementation, with the reference's
 messages: the input and target channel counts must equal the model's, and each
 spatial size must be a non-zero multiple of ``2**depth``.
-:func:`validate_shapes_against_model` applies them to a dataset's shapes.
+:func:`validate_shapes_against_model` applies them to a dataset's shapes. A little
+over 400 lines: the protocol, its UNet implementation (both constructors), the
+reference's ``get_model_constraints`` and the shape check belong together.
 
 Differences from CAREamics
 --------------------------
-- :class:`UNetConstraints` takes the three numbers it needs (``depth``, input and
-  output channels) instead of a model config; :meth:`UNetConstraints.from_model_config`
-  reads them from a CAREamics UNet model dict.
+- :class:`UNetConstraints` takes a model config positionally, as the reference
+  (``UNetConstraints(UNetConfig(...))``), or the three numbers it needs (``depth``,
+  input and output channels) as keywords.
 - The reference checks patch and tile sizes against the model in its
   ``Configuration``, which this project does not have, so
   :func:`validate_shapes_against_model` checks the patch (or tile) size itself for
@@ -32,6 +34,7 @@ __all__ = [
     "ModelConstraints",
     "SupportsModelDump",
     "UNetConstraints",
+    "get_model_constraints",
     "validate_shapes_against_model",
 ]
 
@@ -39,6 +42,22 @@ logger = logging.getLogger(__name__)
 
 _UNET_DEFAULTS = {"depth": 2, "in_channels": 1, "num_classes": 1}
 """Defaults of the reference's ``UNetConfig`` for the keys read here."""
+
+
+def _unet_values(
+    model_config: Mapping[str, Any] | SupportsModelDump,
+) -> tuple[Any, Any, Any]:
+    """Return ``(depth, in_channels, num_classes)`` of a UNet model config."""
+    if not isinstance(model_config, Mapping):
+        model_config = model_config.model_dump()
+    architecture = model_config.get("architecture", "UNet")
+    if architecture != "UNet":
+        raise ValueError(f"Model type {architecture} is not supported.")
+    return (
+        model_config.get("depth", _UNET_DEFAULTS["depth"]),
+        model_config.get("in_channels", _UNET_DEFAULTS["in_channels"]),
+        model_config.get("num_classes", _UNET_DEFAULTS["num_classes"]),
+    )
 
 
 @runtime_checkable
@@ -112,9 +131,25 @@ def _positive_int(value: Any, name: str) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class UNetConstraints:
     """Constraints of a UNet: channel counts, and sizes multiple of ``2**depth``.
+
+    Built from a UNet model config, positionally as the reference
+    (``UNetConstraints(UNetConfig(...))``; a pydantic config or a dict), or from
+    keywords.
+
+    Parameters
+    ----------
+    model_config : mapping or object with ``model_dump()``, optional
+        A UNet model config (``architecture``, ``depth``, ``in_channels``,
+        ``num_classes``), as :meth:`from_model_config`.
+    depth : int, optional
+        Number of levels of the UNet (pooling steps); required without a config.
+    n_input_channels : int, optional
+        Channels the model takes; required without a config.
+    n_output_channels : int, optional
+        Channels the model outputs; required without a config.
 
     Attributes
     ----------
@@ -125,6 +160,14 @@ class UNetConstraints:
     n_output_channels : int
         Channels the model outputs.
 
+    Raises
+    ------
+    TypeError
+        When both a config and keywords are given, or neither.
+    ValueError
+        As :meth:`from_model_config`, or for a value that is not a positive
+        integer.
+
     Examples
     --------
     >>> constraints = UNetConstraints(depth=2, n_input_channels=1, n_output_channels=1)
@@ -133,16 +176,45 @@ class UNetConstraints:
     Traceback (most recent call last):
     ...
     ValueError: Input data dimension X (size 30) is not a multiple of 4 (2 to ...
+    >>> UNetConstraints({"architecture": "UNet", "depth": 3}) == UNetConstraints(
+    ...     depth=3, n_input_channels=1, n_output_channels=1)
+    True
     """
 
     depth: int
     n_input_channels: int
     n_output_channels: int
 
-    def __post_init__(self) -> None:
-        _positive_int(self.depth, "depth")
-        _positive_int(self.n_input_channels, "n_input_channels")
-        _positive_int(self.n_output_channels, "n_output_channels")
+    def __init__(
+        self,
+        model_config: Mapping[str, Any] | SupportsModelDump | None = None,
+        *,
+        depth: int | None = None,
+        n_input_channels: int | None = None,
+        n_output_channels: int | None = None,
+    ) -> None:
+        keywords = (depth, n_input_channels, n_output_channels)
+        if model_config is not None:
+            if any(value is not None for value in keywords):
+                raise TypeError(
+                    "UNetConstraints takes a model config or keywords, not both: got "
+                    "a model config and depth/n_input_channels/n_output_channels. "
+                    "Pass one of them."
+                )
+            values = _unet_values(model_config)
+        elif any(value is None for value in keywords):
+            raise TypeError(
+                "UNetConstraints needs a UNet model config, or all of depth, "
+                "n_input_channels and n_output_channels: got "
+                f"depth={depth!r}, n_input_channels={n_input_channels!r}, "
+                f"n_output_channels={n_output_channels!r}."
+            )
+        else:
+            values = keywords
+        for name, value in zip(
+            ("depth", "n_input_channels", "n_output_channels"), values, strict=True
+        ):
+            object.__setattr__(self, name, _positive_int(value, name))
 
     @classmethod
     def from_model_config(
@@ -173,20 +245,7 @@ class UNetConstraints:
         >>> UNetConstraints.from_model_config({"architecture": "UNet", "depth": 3})
         UNetConstraints(depth=3, n_input_channels=1, n_output_channels=1)
         """
-        if not isinstance(model_config, Mapping):
-            model_config = model_config.model_dump()
-        architecture = model_config.get("architecture", "UNet")
-        if architecture != "UNet":
-            raise ValueError(f"Model type {architecture} is not supported.")
-        values = {
-            key: model_config.get(key, default)
-            for key, default in _UNET_DEFAULTS.items()
-        }
-        return cls(
-            depth=values["depth"],
-            n_input_channels=values["in_channels"],
-            n_output_channels=values["num_classes"],
-        )
+        return cls(model_config)
 
     def validate_input_channels(self, n_channels: int) -> None:
         """Require as many input channels as the model takes.
@@ -275,6 +334,36 @@ class UNetConstraints:
                     f" your input data shape is not compatible, use tiling by passing "
                     f"`tile_size`. If you are already using tiling, adjust `tile_size`."
                 )
+
+
+def get_model_constraints(
+    model_config: Mapping[str, Any] | SupportsModelDump,
+) -> ModelConstraints:
+    """Return the constraints of a model config: the reference's factory.
+
+    Parameters
+    ----------
+    model_config : mapping or object with ``model_dump()``
+        A model config; only ``architecture="UNet"`` is supported.
+
+    Returns
+    -------
+    ModelConstraints
+        A :class:`UNetConstraints`.
+
+    Raises
+    ------
+    ValueError
+        ``"Model type {architecture} is not supported."``.
+
+    Examples
+    --------
+    >>> get_model_constraints({"architecture": "LVAE"})
+    Traceback (most recent call last):
+    ...
+    ValueError: Model type LVAE is not supported.
+    """
+    return UNetConstraints(model_config)
 
 
 def validate_shapes_against_model(

@@ -18,13 +18,17 @@ from careamics_dask.factory.extractors import (
 )
 from careamics_dask.factory.patching import create_patching
 from careamics_dask.loaders.pairs import validate_stack_pair
+from careamics_dask.patching.random import RandomPatching
 from careamics_dask.patching.stratified import StratifiedPatching
-from careamics_dask.patching.val_split import create_val_split
+from careamics_dask.patching.val_split import create_random_val_split, create_val_split
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from careamics_dask.config import DataConfig
     from careamics_dask.factory.constraints import ModelConstraints
     from careamics_dask.loaders.loading import Loading
+    from careamics_dask.patching import PatchingStrategy
 
 __all__ = [
     "create_dataset",
@@ -240,7 +244,12 @@ def create_val_split_datasets(
     """Create training and validation datasets by splitting the training data.
 
     Validation patches are grid cells of the stratified grid, excluded from
-    training: no training patch of any epoch overlaps a validation patch.
+    training: no pixel a validation patch reads is read by a training patch of any
+    epoch, and the reverse (training patches stay inside the image and off the
+    validation cells; see :mod:`careamics_dask.patching.val_split`). The
+    held-out cells are written into ``config.val_split_cells``, like computed
+    statistics; a config that has them (saved and loaded, or reused) holds out
+    the same cells again instead of drawing.
 
     Parameters
     ----------
@@ -263,20 +272,40 @@ def create_val_split_datasets(
     Raises
     ------
     ValueError
-        When the patching is not stratified, or too many validation patches are
-        asked for.
+        When the patching is neither stratified nor random (random patching is
+        split here, not in the reference: its patches are drawn off the held-out
+        cells), or too many validation patches are asked for.
     """
     _check_training(config)
-    if config.patching.name != "stratified":
+    if config.patching.name not in ("stratified", "random"):
         raise ValueError(
-            "Validation split is only compatible with stratified patching."
+            "Validation split is only compatible with stratified patching (or "
+            f"random patching here): got {config.patching.name!r}."
         )
     train = create_train_dataset(config, data, loading, model_constraints)
     patching = train.patching
-    if not isinstance(patching, StratifiedPatching):  # pragma: no cover - see above
-        raise TypeError("Validation split needs stratified patching.")
     generator = rng if rng is not None else np.random.default_rng(config.seed)
-    training, validation = create_val_split(patching, data.n_val_patches, generator)
+    held_out = config.val_split_cells
+    if held_out is not None and len(held_out) != data.n_val_patches:
+        logger.warning(
+            "config.val_split_cells holds %d validation cells of an earlier split; "
+            "they are held out again and n_val_patches=%d is not used. Set "
+            "config.val_split_cells = None to draw a new split.",
+            len(held_out),
+            data.n_val_patches,
+        )
+    training: PatchingStrategy
+    if isinstance(patching, StratifiedPatching):
+        training, validation = create_val_split(
+            patching, data.n_val_patches, generator, held_out=held_out
+        )
+    elif isinstance(patching, RandomPatching):
+        training, validation = create_random_val_split(
+            patching, data.n_val_patches, generator, held_out=held_out
+        )
+    else:  # pragma: no cover - see above
+        raise TypeError("Validation split needs stratified or random patching.")
+    config.val_split_cells = held_out_cells(validation, patching.patch_size)
     train.patching = training
     val = CareamicsDataset(
         config.convert_mode("validating"),
@@ -286,6 +315,29 @@ def create_val_split_datasets(
         model_constraints=model_constraints,
     )
     return train, val
+
+
+def held_out_cells(
+    validation: PatchingStrategy, patch_size: npt.ArrayLike
+) -> list[list[int]]:
+    """Return the grid cells of a split's validation patches, to persist.
+
+    Parameters
+    ----------
+    validation : PatchingStrategy
+        The validation patching of :func:`create_val_split` (grid-aligned).
+    patch_size : array_like of int
+        The stratified patch size.
+
+    Returns
+    -------
+    list of list of int
+        Rows ``(data_idx, sample_idx, *grid cell)``.
+    """
+    table = validation.table()
+    cells = np.asarray(table.coords) // np.asarray(patch_size, dtype=np.int64)
+    rows = np.column_stack([table.data_idx, table.sample_idx, cells])
+    return [[int(v) for v in row] for row in rows]
 
 
 def create_pred_dataset(

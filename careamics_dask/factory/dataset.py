@@ -16,6 +16,7 @@ from dask.base import tokenize
 
 from careamics_dask.factory._epochs import epoch_key, warn_in_worker
 from careamics_dask.factory.components import resolve_components
+from careamics_dask.factory.patch_constructor import PatchConstructor
 from careamics_dask.factory.region_data import ImageRegionData, region_of_stack
 from careamics_dask.factory.validation import (
     statistics_weights,
@@ -31,6 +32,8 @@ from careamics_dask.graph.batch_graph import (
 from careamics_dask.runtime import reading_options
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import dask.array as da
     import numpy.typing as npt
     from dask.delayed import Delayed
@@ -42,6 +45,47 @@ if TYPE_CHECKING:
     from careamics_dask.patching import PatchingStrategy, PatchTable
 
 __all__ = ["CareamicsDataset"]
+
+
+def _validate_shapes_against_model(
+    data_config: DataConfig,
+    model_constraints: ModelConstraints,
+    data_shapes: Sequence[Sequence[int]],
+    target_data_shapes: Sequence[Sequence[int]] | None = None,
+) -> None:
+    """Check shapes against a model: the reference's helper, positional form.
+
+    ``careamics.dataset.dataset._validate_shapes_against_model``, as
+    :func:`~careamics_dask.factory.constraints.validate_shapes_against_model`
+    with the config's patching and channels.
+
+    Parameters
+    ----------
+    data_config : DataConfig
+        The data configuration.
+    model_constraints : ModelConstraints
+        The model's constraints.
+    data_shapes : sequence of sequence of int
+        Input shapes, ``S C (Z) Y X``.
+    target_data_shapes : sequence of sequence of int or None, optional
+        Target shapes.
+
+    Raises
+    ------
+    ValueError
+        The constraint's message for the first shape that breaks it.
+    """
+    from careamics_dask.factory.constraints import validate_shapes_against_model
+
+    validate_shapes_against_model(
+        model_constraints,
+        patching_name=data_config.patching.name,
+        patch_size=getattr(data_config.patching, "patch_size", None),
+        input_shapes=data_shapes,
+        target_shapes=target_data_shapes,
+        channels=data_config.channels,
+    )
+
 
 logger = logging.getLogger(__name__)
 
@@ -105,17 +149,11 @@ class CareamicsDataset:
         validate_shapes_against_patching(config, inputs.shapes)
         inputs.check_channels(config.channels)
         if model_constraints is not None:
-            from careamics_dask.factory.constraints import (
-                validate_shapes_against_model,
-            )
-
-            validate_shapes_against_model(
+            _validate_shapes_against_model(
+                config,
                 model_constraints,
-                patching_name=config.patching.name,
-                patch_size=getattr(config.patching, "patch_size", None),
-                input_shapes=inputs.shapes,
-                target_shapes=targets.shapes if targets is not None else None,
-                channels=config.channels,
+                inputs.shapes,
+                targets.shapes if targets is not None else None,
             )
         components = resolve_components(
             config,
@@ -172,6 +210,13 @@ class CareamicsDataset:
     def normalization(self) -> Normalizer:
         """The normalizer, by the reference's name (``denormalize`` of predictions)."""
         return self.normalizer
+
+    @property
+    def patch_constructor(self) -> PatchConstructor:
+        """The patching and stacks by the reference's names (``patching_strategy``)."""
+        return PatchConstructor(
+            self.patching, self.inputs, self.targets, self.config.channels
+        )
 
     def _key(self, key: int | tuple[int, int]) -> tuple[int, int]:
         """Return the ``(epoch, index)`` a ``dataset[key]`` reads (class Notes)."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from careamics_dask.config.patch_filter import PatchFilterConfig
+    from careamics_dask.factory.extractors import PatchExtractor
     from careamics_dask.patching import StratifiedPatching
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "compute_background",
     "create_background_filter",
     "create_patch_filter",
+    "filter_background",
+    "filter_background_with_mask",
 ]
 
 
@@ -256,4 +259,93 @@ def apply_background_filter(
         stacks,
         create_background_filter(filter_config),
         progress=progress,
+    )
+
+
+def filter_background(
+    config: PatchFilterConfig,
+    patching_strategy: StratifiedPatching,
+    input_extractor: PatchExtractor,
+) -> int:
+    """Down-weight background regions of a stratified patching: the reference's form.
+
+    ``careamics.dataset.factory.filter_bg.filter_background``, as
+    :func:`apply_background_filter` over the extractor's image stacks: regions
+    where the filter of ``config`` finds background (on ``config.ref_channel``)
+    get weight ``config.filtered_patch_prob``, in place.
+
+    Parameters
+    ----------
+    config : PatchFilterConfig
+        The filter (max, mean/std or Shannon).
+    patching_strategy : StratifiedPatching
+        The training patching, changed in place.
+    input_extractor : PatchExtractor
+        The input stacks, in the patching's order.
+
+    Returns
+    -------
+    int
+        The number of background regions found (the reference returns None).
+
+    Raises
+    ------
+    TypeError
+        When the patching is not stratified.
+    ValueError
+        When the stacks do not match the patching's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from careamics_dask.factory.extractors import PatchExtractor
+    >>> from careamics_dask.loaders import open_images
+    >>> from careamics_dask.patching import StratifiedPatching
+    >>> image = np.zeros((1, 1, 64, 64), np.float32)
+    >>> image[..., :40] = 1.0
+    >>> patching = StratifiedPatching([image.shape], [32, 32], seed=0)
+    >>> config = MeanStdPatchFilterConfig(mean_threshold=0.2)
+    >>> extractor = PatchExtractor(open_images([image], "SCYX"))
+    >>> filter_background(config, patching, extractor)
+    2
+    """
+    return apply_background_filter(
+        patching_strategy, input_extractor.image_stacks, config
+    )
+
+
+def filter_background_with_mask(
+    config: MaskPatchFilterConfig,
+    patching_strategy: StratifiedPatching,
+    mask_extractor: PatchExtractor,
+) -> int:
+    """Down-weight regions a mask marks as background: the reference's form.
+
+    ``careamics.dataset.factory.filter_bg.filter_background_with_mask``: regions
+    whose mask (channel ``config.ref_channel``) covers less than
+    ``config.coverage`` get weight ``config.filtered_patch_prob``, in place.
+
+    Parameters
+    ----------
+    config : MaskPatchFilterConfig
+        The mask filter.
+    patching_strategy : StratifiedPatching
+        The training patching, changed in place.
+    mask_extractor : PatchExtractor
+        The mask stacks, in the patching's order.
+
+    Returns
+    -------
+    int
+        The number of background regions found (the reference returns None).
+
+    Raises
+    ------
+    TypeError
+        When the patching is not stratified.
+    ValueError
+        When the stacks do not match the patching's.
+    """
+    return apply_background_filter(
+        patching_strategy, mask_extractor.image_stacks, config
     )

@@ -15,9 +15,8 @@ Differences from CAREamics
 - ``rng`` only seeds the draws: one integer is taken from it, and every patch's
   draws are keyed by that integer (by ``config.seed`` without ``rng``), the epoch
   and the patch index, so patches do not depend on access order or workers.
-- Unused config fields are reported with ``warnings.warn(...,
-  CareamicsDaskWarning)`` (the reference logged them); prediction also reports an
-  unused ``channels``.
+- Unused config fields are logged with ``logger.warning`` and the reference's
+  message, as the reference; prediction also reports an unused ``channels``.
 - Inputs of the paired mode and of prediction, and every source of the
   independent mode, must have one channel, and ``alpha_ranges`` one range per
   mixed channel: clear errors at construction (the reference failed in
@@ -31,14 +30,12 @@ Differences from CAREamics
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from careamics_dask.config.microsplit import MicroSplitDataConfig
 from careamics_dask.config.support import Mode
-from careamics_dask.errors import CareamicsDaskWarning
 from careamics_dask.factory.extractors import (
     init_patch_extractor,
     select_image_stack_loader,
@@ -120,18 +117,17 @@ class PairedInputTarget(Generic[T]):
 def _warn_unused(
     config: MicroSplitDataConfig, fields: Sequence[str], mode_name: str
 ) -> None:
-    """Warn once about explicitly set, non-None fields this mode ignores."""
+    """Log once (WARNING) the explicitly set, non-None fields this mode ignores."""
     unused = sorted(
         name
         for name in set(fields) & config.model_fields_set
         if getattr(config, name) is not None
     )
     if unused:
-        warnings.warn(
-            f"MicroSplit {mode_name} does not use config field(s): "
-            f"{', '.join(unused)}.",
-            CareamicsDaskWarning,
-            stacklevel=3,
+        logger.warning(
+            "MicroSplit %s does not use config field(s): %s.",
+            mode_name,
+            ", ".join(unused),
         )
 
 
@@ -184,10 +180,10 @@ def create_microsplit_dataset(
     TypeError
         For another data container or config type.
 
-    Warns
+    Notes
     -----
-    CareamicsDaskWarning
-        Once, naming the explicitly set config fields the mode does not use.
+    Logs one WARNING (``careamics_dask.factory.microsplit``) naming the
+    explicitly set config fields the mode does not use, as the reference.
 
     Examples
     --------
@@ -283,10 +279,10 @@ def create_microsplit_pred_dataset(
     TypeError
         When standard loading gets something other than a sequence.
 
-    Warns
+    Notes
     -----
-    CareamicsDaskWarning
-        When ``channels`` is set (prediction reads the single input channel).
+    Logs a WARNING when ``channels`` is set (prediction reads the single input
+    channel).
 
     Examples
     --------

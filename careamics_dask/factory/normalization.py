@@ -19,9 +19,15 @@ if TYPE_CHECKING:
 
     import xarray as xr
 
+    from careamics_dask.factory.patch_constructor import PatchConstructor
     from careamics_dask.graph.statistics import RegionWeights, Statistics
 
-__all__ = ["create_normalizer", "resolve_normalization"]
+__all__ = [
+    "create_normalization",
+    "create_normalizer",
+    "resolve_normalization",
+    "resolve_normalization_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +99,39 @@ def create_normalizer(
         n_input_channels=n_input_channels,
         n_target_channels=n_target_channels,
     )
+
+
+def create_normalization(norm_model: NormalizationConfig) -> Normalizer:
+    """Build the normalizer of a config: the reference's name and signature.
+
+    As :func:`create_normalizer` without the channel checks; the normalizer is
+    called on a patch (``normalizer(patch, target)``) like the reference's
+    normalization transforms, and has ``denormalize``.
+
+    Parameters
+    ----------
+    norm_model : MeanStdConfig, MinMaxConfig, QuantileConfig or NoNormConfig
+        The config, with its input statistics set.
+
+    Returns
+    -------
+    Normalizer
+        The normalizer.
+
+    Raises
+    ------
+    ValueError
+        As :func:`create_normalizer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normalize = create_normalization(
+    ...     MeanStdConfig(input_means=[2.0], input_stds=[4.0]))
+    >>> np.round(normalize(np.full((1, 2, 2), 6.0))[0].ravel(), 4).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    return create_normalizer(norm_model)
 
 
 def _write(
@@ -193,3 +232,35 @@ def resolve_normalization(
         _write(config, result.inputs, target=False)
     if result.targets is not None:
         _write(config, result.targets, target=True)
+
+
+def resolve_normalization_config(
+    norm_config: NormalizationConfig, patch_constructor: PatchConstructor
+) -> NormalizationConfig:
+    """Compute a config's missing statistics over a dataset's stacks (reference form).
+
+    The reference's ``resolve_normalization_config(norm_config,
+    patch_constructor)``, as :func:`resolve_normalization` over the stacks of
+    ``patch_constructor`` (``dataset.patch_constructor``): every pixel once, not
+    one epoch of patches (README, "Differences from CAREamics").
+
+    Parameters
+    ----------
+    norm_config : MeanStdConfig, MinMaxConfig, QuantileConfig or NoNormConfig
+        The config, updated in place.
+    patch_constructor : PatchConstructor
+        The stacks and channel selection.
+
+    Returns
+    -------
+    MeanStdConfig, MinMaxConfig, QuantileConfig or NoNormConfig
+        ``norm_config``, as the reference returns it.
+    """
+    targets = patch_constructor.target_extractor
+    resolve_normalization(
+        norm_config,
+        patch_constructor.input_extractor.image_stacks,
+        getattr(targets, "image_stacks", None),
+        channels=patch_constructor.channels,
+    )
+    return norm_config

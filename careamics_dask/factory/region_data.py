@@ -23,7 +23,7 @@ class ImageRegionData(NamedTuple):
         ``C (Z) Y X`` float32 pixels (normalized, augmented in training).
     source : str
         The file, store or ``"array"``.
-    data_shape : Sequence[int]
+    data_shape : tuple of int
         ``S C (Z) Y X`` shape of the stack (C adjusted to the selected channels).
     dtype : str
         The source's dtype.
@@ -31,7 +31,7 @@ class ImageRegionData(NamedTuple):
         The source's axes.
     target_axes : str
         The target's axes.
-    original_data_shape : Sequence[int]
+    original_data_shape : tuple of int
         The source's shape in its own axes (C adjusted to the selected channels).
     region_spec : dict
         The reference's ``PatchSpecs`` / ``TileSpecs`` for this region.
@@ -117,11 +117,11 @@ def region_of_stack(
     return ImageRegionData(
         data=data,
         source=str(stack.attrs.get("source", "array")),
-        data_shape=data_shape,
+        data_shape=tuple(int(v) for v in data_shape),
         dtype=str(stack.attrs.get("original_dtype", stack.dtype)),
         axes=target_axes if target else axes,
         target_axes=target_axes,
-        original_data_shape=original,
+        original_data_shape=tuple(int(v) for v in original),
         region_spec=spec,
         additional_metadata=metadata,
     )

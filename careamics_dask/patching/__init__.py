@@ -13,28 +13,41 @@ from careamics_dask.patching.random import (
 )
 from careamics_dask.patching.seeds import epoch_rng, resolve_seed
 from careamics_dask.patching.sequential import SequentialPatching
-from careamics_dask.patching.specs import PatchSpecs, TileSpecs, is_tile_specs
-from careamics_dask.patching.strategy import PatchingStrategy
+from careamics_dask.patching.specs import (
+    PatchSpecs,
+    RegionSpecs,
+    TileSpecs,
+    UncorrelatedPatchSpecs,
+    is_tile_specs,
+    is_uncorrelated_specs,
+)
+from careamics_dask.patching.strategy import Patching, PatchingStrategy
 from careamics_dask.patching.stratified import StratifiedPatching
 from careamics_dask.patching.table import PatchTable
 from careamics_dask.patching.tiled import TiledPatching
-from careamics_dask.patching.val_split import create_val_split
-from careamics_dask.patching.whole import WholePatching
+from careamics_dask.patching.val_split import create_random_val_split, create_val_split
+from careamics_dask.patching.whole import WholePatching, WholeSamplePatching
 
 __all__ = [
     "FixedPatching",
     "FixedRandomPatching",
     "PatchSpecs",
     "PatchTable",
+    "Patching",
     "PatchingStrategy",
     "RandomPatching",
+    "RegionSpecs",
     "SequentialPatching",
     "StratifiedPatching",
     "TileSpecs",
     "TiledPatching",
+    "UncorrelatedPatchSpecs",
     "WholePatching",
+    "WholeSamplePatching",
+    "create_random_val_split",
     "create_val_split",
     "epoch_rng",
     "is_tile_specs",
+    "is_uncorrelated_specs",
     "resolve_seed",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,6 +102,75 @@ class RandomPatching(TableStrategy):
         self._max_start = np.maximum(layout.spatial - self.patch_size, 0)[row_sample]
         for column in (self._data_idx, self._sample_idx, self._max_start):
             column.flags.writeable = False
+        self._forbidden: Int64Array | None = None
+
+    def without_cells(self, cells: npt.ArrayLike) -> RandomPatching:
+        """Return a copy whose patches never overlap the given grid cells.
+
+        A start that would overlap a cell is drawn again (the same draws for the
+        same seed and epoch); the patch count is unchanged. Used by the
+        validation split of random patching.
+
+        Parameters
+        ----------
+        cells : array_like of int
+            ``(k, 2 + ndim)`` rows ``(data_idx, sample_idx, *grid cell)``; cell
+            ``g`` covers ``[g * patch, (g + 1) * patch)``.
+
+        Returns
+        -------
+        RandomPatching
+            The copy.
+
+        Examples
+        --------
+        >>> patching = RandomPatching([(1, 1, 32, 32)], [8, 8], seed=1)
+        >>> apart = patching.without_cells([[0, 0, 1, 1]])
+        >>> coords = apart.table(0).coords
+        >>> bool(((coords + 8 <= 8) | (coords >= 16)).any(axis=1).all())
+        True
+        """
+        rows = np.asarray(cells, dtype=np.int64).reshape(-1, 2 + len(self.patch_size))
+        clone = copy.copy(self)
+        clone._forbidden = rows.copy()
+        clone._last = None
+        return clone
+
+    def _hits(self, coords: Int64Array, rows: Int64Array) -> npt.NDArray[np.bool_]:
+        """Return which of ``rows`` (with ``coords``) overlap a forbidden cell."""
+        hits = np.zeros(len(rows), dtype=np.bool_)
+        forbidden = self._forbidden
+        if forbidden is None or not len(forbidden):
+            return hits
+        patch = self.patch_size
+        for data_idx, sample_idx in {(int(r[0]), int(r[1])) for r in forbidden}:
+            cells = forbidden[
+                (forbidden[:, 0] == data_idx) & (forbidden[:, 1] == sample_idx)
+            ]
+            lo, hi = cells[:, 2:] * patch, (cells[:, 2:] + 1) * patch
+            mine = (self._data_idx[rows] == data_idx) & (
+                self._sample_idx[rows] == sample_idx
+            )
+            starts = coords[mine][:, None, :]
+            overlap = ((starts < hi[None]) & (starts + patch > lo[None])).all(axis=2)
+            hits[np.flatnonzero(mine)] = overlap.any(axis=1)
+        return hits
+
+    def _redraw_forbidden(self, coords: Int64Array, rng: np.random.Generator) -> None:
+        """Draw again, in place, the starts that overlap a forbidden cell."""
+        rows = np.arange(len(coords))
+        for _ in range(256):
+            rows = rows[self._hits(coords[rows], rows)]
+            if not len(rows):
+                return
+            coords[rows] = rng.integers(
+                0, self._max_start[rows], size=coords[rows].shape, endpoint=True
+            )
+        raise ValueError(
+            "Random patches cannot avoid the validation cells: the held-out cells "
+            "(and their guard) leave too few positions for patches. Decrease "
+            "'n_val_patches' or the patch size, or use stratified patching."
+        )
 
     def _draw(self, epoch: int) -> PatchTable:
         rng = epoch_rng(self.seed, epoch)
@@ -110,6 +180,8 @@ class RandomPatching(TableStrategy):
         coords = rng.integers(
             0, bounds, size=(self.n_patches, len(self.patch_size)), endpoint=True
         )
+        if self._forbidden is not None:
+            self._redraw_forbidden(coords, rng)
         return PatchTable.from_columns(
             data_idx=self._data_idx,
             sample_idx=self._sample_idx,
@@ -174,8 +246,9 @@ class FixedPatching(TableStrategy):
 
     Parameters
     ----------
-    table : PatchTable
-        The patches.
+    table : PatchTable or sequence of PatchSpecs
+        The patches: a table, or the reference's list of spec dicts
+        (``FixedPatching(list_of_specs)``, as :meth:`from_specs`).
 
     Examples
     --------
@@ -190,8 +263,10 @@ class FixedPatching(TableStrategy):
 
     _label = "FixedPatching"
 
-    def __init__(self, table: PatchTable) -> None:
-        self._table = table
+    def __init__(self, table: PatchTable | Sequence[PatchSpecs]) -> None:
+        if not isinstance(table, PatchTable):
+            table = FixedPatching.from_specs(list(table)).table()
+        self._table: PatchTable = table
         self._data_idx = table.data_idx
 
     @classmethod
@@ -228,6 +303,11 @@ class FixedPatching(TableStrategy):
                 ),
             )
         )
+
+    @property
+    def fixed_patch_specs(self) -> list[PatchSpecs]:
+        """The patches as the reference's list of spec dicts (its attribute)."""
+        return list(self._table)
 
     def _build_table(self, epoch: int) -> PatchTable:
         return self._table

@@ -15,6 +15,8 @@ from careamics_dask.patching.tiled import grid_product
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from careamics_dask.patching.specs import PatchSpecs
+
 __all__ = ["SequentialPatching", "compute_sequential_coords_1d"]
 
 Int64Array = npt.NDArray[np.int64]
@@ -133,6 +135,11 @@ class SequentialPatching(TableStrategy):
             patch_size=self.patch_size,
         )
         self._data_idx = self._table.data_idx
+
+    @property
+    def patch_specs(self) -> list[PatchSpecs]:
+        """The patches as the reference's list of spec dicts (its attribute)."""
+        return list(self._table)
 
     def _build_table(self, epoch: int) -> PatchTable:
         return self._table

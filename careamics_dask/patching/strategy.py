@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from careamics_dask.patching.specs import PatchSpecs
     from careamics_dask.patching.table import PatchTable
 
-__all__ = ["PatchingStrategy", "TableStrategy"]
+__all__ = ["Patching", "PatchingStrategy", "TableStrategy"]
 
 
 @runtime_checkable
@@ -44,6 +44,10 @@ class PatchingStrategy(Protocol):
     def get_patch_indices(self, data_idx: int) -> npt.NDArray[np.int64]:
         """Return the indices of the patches of one image stack."""
         ...
+
+
+Patching = PatchingStrategy
+"""The reference's name of the protocol (``careamics.dataset.patching.Patching``)."""
 
 
 class TableStrategy:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +13,8 @@ from careamics_dask.patching.table import PatchTable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from careamics_dask.patching.specs import TileSpecs
 
 __all__ = ["TiledPatching", "compute_tile_coords_1d", "grid_product"]
 
@@ -196,6 +198,11 @@ class TiledPatching(TableStrategy):
             stitch_coords=columns["stitch_coords"],
             total_tiles=(tiles * self.data_shapes[:, 0])[data_idx],
         )
+
+    @property
+    def tile_specs(self) -> list[TileSpecs]:
+        """The tiles as the reference's list of tile spec dicts (its attribute)."""
+        return [cast("TileSpecs", spec) for spec in self._table]
 
     def _build_table(self, epoch: int) -> PatchTable:
         return self._table

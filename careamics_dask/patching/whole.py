@@ -11,7 +11,9 @@ from careamics_dask.patching.table import PatchTable
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["WholePatching"]
+    from careamics_dask.patching.specs import PatchSpecs
+
+__all__ = ["WholePatching", "WholeSamplePatching"]
 
 
 class WholePatching(TableStrategy):
@@ -53,5 +55,14 @@ class WholePatching(TableStrategy):
         )
         self._data_idx = self._table.data_idx
 
+    @property
+    def patch_specs(self) -> list[PatchSpecs]:
+        """The patches as the reference's list of spec dicts (its attribute)."""
+        return list(self._table)
+
     def _build_table(self, epoch: int) -> PatchTable:
         return self._table
+
+
+WholeSamplePatching = WholePatching
+"""The reference's name (``careamics.dataset.patching.WholeSamplePatching``)."""

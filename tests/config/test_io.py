@@ -142,3 +142,42 @@ def test_microsplit_config_round_trips(tmp_path: Path) -> None:
     assert loaded.multiscale_count == 3
     plain = create_data_configuration("tiff", "YX", (32, 32), 4, seed=1)
     assert type(load_config(save_config(plain, tmp_path / "d.yml"))) is DataConfig
+
+
+def test_a_saved_microsplit_config_loads_as_microsplit(tmp_path: Path) -> None:
+    config = MicroSplitDataConfig(
+        mode="training",
+        data_type="array",
+        axes="SCYX",
+        patching={"name": "random", "patch_size": [16, 16], "seed": 1},
+        normalization={"name": "none"},
+        multiscale_count=3,
+        alpha_ranges=[(0.2, 0.8), (0.1, 0.9)],
+        uncorrelated_channel_prob=0.25,
+    )
+    loaded = load_config(save_config(config, tmp_path / "microsplit.yml"))
+    assert type(loaded) is MicroSplitDataConfig
+    assert loaded == config
+    assert loaded.multiscale_count == 3
+    assert loaded.uncorrelated_channel_prob == 0.25
+
+
+def test_a_reference_microsplit_config_dump_loads_as_microsplit(
+    tmp_path: Path,
+) -> None:
+    ref_data = pytest.importorskip("careamics.config.data")
+    theirs = ref_data.MicroSplitDataConfig(
+        mode="training",
+        data_type="array",
+        axes="SCYX",
+        patching={"name": "stratified", "patch_size": [16, 16], "seed": 1},
+        normalization={"name": "none"},
+        multiscale_count=2,
+        seed=5,
+    )
+    path = tmp_path / "reference.yml"
+    path.write_text(yaml.safe_dump(theirs.model_dump(mode="json")), encoding="utf-8")
+    loaded = load_config(path)
+    assert type(loaded) is MicroSplitDataConfig
+    assert loaded.multiscale_count == 2
+    assert loaded.padding_mode == theirs.padding_mode

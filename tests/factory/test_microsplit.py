@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import pickle
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ import pytest
 import tifffile
 import zarr
 
-from careamics_dask import BatchStream, CareamicsDaskWarning
+from careamics_dask import BatchStream
 from careamics_dask.config import DataConfig, MicroSplitDataConfig
 from careamics_dask.factory import (
     IndependentTargets,
@@ -281,13 +282,7 @@ def test_train_dataset_all_indices(
         multiscale_count=multiscale_count,
         uncorrelated_channel_prob=prob,
     )
-    context = (
-        pytest.warns(CareamicsDaskWarning, match="uncorrelated_channel_prob")
-        if mode != "multiplexed"
-        else warnings.catch_warnings()
-    )
-    with context:
-        dataset = create_microsplit_dataset(cfg, data, rng=np.random.default_rng(23))
+    dataset = create_microsplit_dataset(cfg, data, rng=np.random.default_rng(23))
     inputs, targets, uncorrelated = all_patches(dataset)
     assert inputs.shape == (len(dataset), multiscale_count, *PATCH)
     assert targets.shape == (len(dataset), n_channels, *PATCH)
@@ -366,30 +361,39 @@ def test_channel_and_alpha_rules() -> None:
         create_microsplit_dataset(config(channels=[2]), MultiChannelTarget(two))
 
 
-def test_factory_warns_unused_fields_once() -> None:
+def _unused_notices(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "careamics_dask.factory.microsplit"
+        and r.levelno == logging.WARNING
+    ]
+
+
+def test_factory_logs_unused_fields_once(caplog: pytest.LogCaptureFixture) -> None:
     one = [np.ones((1, 1, 32, 32), np.float32)]
-    with pytest.warns(CareamicsDaskWarning) as record:
+    with caplog.at_level(logging.WARNING):
         create_microsplit_dataset(
             config(alpha_ranges=[(0, 1)], channels=[0], uncorrelated_channel_prob=0.2),
             PairedInputTarget(one, one),
         )
-    assert len(record) == 1
-    assert str(record[0].message) == (
+    assert _unused_notices(caplog) == [
         "MicroSplit paired-input-target mode does not use config field(s): "
         "alpha_ranges, channels, uncorrelated_channel_prob."
-    )
-    with pytest.warns(CareamicsDaskWarning) as record:
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
         create_microsplit_dataset(config(channels=[0]), IndependentTargets([one, one]))
-    assert len(record) == 1
-    assert "separate-target mode does not use config field(s): channels." in str(
-        record[0].message
-    )
-    with warnings.catch_warnings():
+    (notice,) = _unused_notices(caplog)
+    assert "separate-target mode does not use config field(s): channels." in notice
+    caplog.clear()
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING):
         warnings.simplefilter("error")
         create_microsplit_dataset(
             config(alpha_ranges=None), PairedInputTarget(one, one)
         )
         create_microsplit_dataset(config(), MultiChannelTarget(one * 1))
+    assert _unused_notices(caplog) == []
 
 
 # --- statistics of the synthesized input (reference functional catalogue) ----

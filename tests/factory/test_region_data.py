@@ -36,8 +36,8 @@ def test_selected_channels_adjust_the_input_shapes() -> None:
     )
     assert region.data is data
     assert region.source == "a.zarr"
-    assert region.data_shape == [2, 2, 8, 8]
-    assert region.original_data_shape == [2, 8, 8, 2]
+    assert region.data_shape == (2, 2, 8, 8)  # tuples, as the reference
+    assert region.original_data_shape == (2, 8, 8, 2)
     assert region.dtype == "uint16"
     assert region.axes == "SYXC"
     assert region.target_axes == "SYX"
@@ -58,6 +58,6 @@ def test_targets_keep_their_channels_and_axes() -> None:
         channels=[0],
         target=True,
     )
-    assert region.data_shape == [2, 3, 8, 8]
-    assert region.original_data_shape == [2, 8, 8, 3]
+    assert region.data_shape == (2, 3, 8, 8)
+    assert region.original_data_shape == (2, 8, 8, 3)
     assert region.axes == "SYX"

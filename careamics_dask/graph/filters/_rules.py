@@ -10,8 +10,10 @@ rounding distance of the threshold is decided again by ``filter_out`` on that
 region alone, so the decisions stay those of the reference's arithmetic (see
 :mod:`careamics_dask.graph.filters._region_statistics`).
 
-The filters are frozen dataclasses whose fields are the reference constructors'
-parameters, positional as there (not keyword-only).
+The filters are dataclasses whose fields are the reference constructors'
+parameters, positional as there (not keyword-only), and plain attributes that may
+be set, as the reference's (``max_filter.threshold = 0.3``); set them before the
+filter is used (a graph holds the filter object it was built with).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "MaskPatchFilter",
     "MaxPatchFilter",
     "MeanStdPatchFilter",
+    "PatchFilter",
     "RegionFilter",
     "ShannonPatchFilter",
 ]
@@ -58,7 +61,11 @@ class RegionFilter(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+PatchFilter = RegionFilter
+"""The reference's name of the filter protocol (``filter_out(patch)``)."""
+
+
+@dataclass(slots=True)
 class MaxPatchFilter:
     """Background where little of the region is near a bright pixel (CSBDeep-like).
 
@@ -140,7 +147,7 @@ class MaxPatchFilter:
         return background
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MeanStdPatchFilter:
     """Background where the mean, or the std when given, is below a threshold.
 
@@ -225,7 +232,7 @@ class MeanStdPatchFilter:
         return decide_again(self.filter_out, regions, background, near)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShannonPatchFilter:
     """Background where the Shannon entropy (bits) of the values is below a threshold.
 
@@ -297,7 +304,7 @@ class ShannonPatchFilter:
         return decide_again(self.filter_out, regions, background, near)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MaskPatchFilter:
     """Background where the mask's nonzero pixels cover less than ``coverage``.
 

@@ -38,6 +38,7 @@ from careamics_dask.graph.filters._rules import (
     MaskPatchFilter,
     MaxPatchFilter,
     MeanStdPatchFilter,
+    PatchFilter,
     RegionFilter,
     ShannonPatchFilter,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "MaskPatchFilter",
     "MaxPatchFilter",
     "MeanStdPatchFilter",
+    "PatchFilter",
     "RegionFilter",
     "ShannonPatchFilter",
     "apply_background_filter",

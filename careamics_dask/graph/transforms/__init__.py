@@ -13,6 +13,7 @@ from careamics_dask.graph.transforms.augment import (
     augment_patch,
     check_augmentations,
 )
+from careamics_dask.graph.transforms.compose import Compose
 from careamics_dask.graph.transforms.draws import draw_uniforms
 from careamics_dask.graph.transforms.normalize import (
     MEAN_STD_EPS,
@@ -21,6 +22,7 @@ from careamics_dask.graph.transforms.normalize import (
     Normalizer,
 )
 from careamics_dask.graph.transforms.spatial import (
+    SEED_MESSAGE,
     SpatialAugmentation,
     XYFlip,
     XYRandomRotate90,
@@ -29,6 +31,8 @@ from careamics_dask.graph.transforms.spatial import (
 __all__ = [
     "MEAN_STD_EPS",
     "RANGE_EPS",
+    "SEED_MESSAGE",
+    "Compose",
     "NormalizationName",
     "Normalizer",
     "SpatialAugmentation",

@@ -318,6 +318,9 @@ class Normalizer:
         )
         return norm_input[0], None if norm_target is None else norm_target[0]
 
+    __call__ = normalize_patch
+    """Normalize one patch: ``normalizer(patch, target)``, the reference's call."""
+
     def _denormalize_parameters(
         self, n_channels: int, ndim: int, channels: Sequence[int] | None
     ) -> tuple[Float32Array, Float32Array]:

@@ -119,3 +119,71 @@ def test_matches_scikit_image_resize() -> None:
     for factor in (2, 4, 8):
         expected = transform.resize(crops, (2, 64 // factor, 64 // factor))
         np.testing.assert_allclose(downscale(crops, factor), expected, rtol=1e-6)
+
+
+def _ramp_value(coord: int, patch: int, factor: int, index: float) -> float:
+    """Worked out by hand: plane ``factor``'s pixel ``index`` on a ramp f(t) = t.
+
+    The reference crops ``patch * factor`` pixels from ``centre - size // 2``, with
+    ``centre = coord + patch // 2``; the anti-aliasing Gaussian is symmetric, so it
+    leaves a ramp unchanged away from borders, and linear interpolation at
+    half-pixel centres samples position ``factor * index + (factor - 1) / 2`` of the
+    crop. Its value on the ramp is that position plus the crop start (for output
+    pixels whose filter stays inside the crop: scikit-image mirrors at the crop's
+    own edges, see :func:`_inside_crop`).
+    """
+    start = coord + patch // 2 - (patch * factor) // 2
+    return start + factor * index + (factor - 1) / 2
+
+
+def _inside_crop(patch: int, factor: int) -> np.ndarray:
+    """Output pixels whose Gaussian taps (radius ``int(4 sigma + 0.5)``) stay in."""
+    radius = int(4 * (factor - 1) / 2 + 0.5)
+    index = np.arange(patch)
+    first = factor * index + factor // 2 - 1 - radius
+    last = factor * index + factor // 2 + radius
+    return (first >= 0) & (last < patch * factor) if factor > 1 else index >= 0
+
+
+@pytest.mark.parametrize(
+    ("patch", "coords"),
+    [((16, 16), (61, 70)), ((8, 12), (40, 33)), ((15, 9), (50, 47))],
+)
+def test_scales_are_centred_by_the_reference_crop_arithmetic_on_a_ramp(
+    patch: tuple[int, int], coords: tuple[int, int]
+) -> None:
+    # f(y, x) = 1000 y + x over 160 x 160; four scales of a patch well inside
+    y, x = np.mgrid[0:160, 0:160].astype(np.float64)
+    image = (1000 * y + x).astype(np.float32)[None, None]
+    lc = extract_lateral_context(_reader(image), 0, 0, coords, patch, 4)
+    assert lc.shape == (1, 4, *patch)
+    for scale in range(4):
+        factor = 2**scale
+        rows = [_ramp_value(coords[0], patch[0], factor, i) for i in range(patch[0])]
+        cols = [_ramp_value(coords[1], patch[1], factor, j) for j in range(patch[1])]
+        expected = 1000 * np.array(rows)[:, None] + np.array(cols)[None, :]
+        inside = np.ix_(_inside_crop(patch[0], factor), _inside_crop(patch[1], factor))
+        assert expected[inside].size > 0
+        np.testing.assert_allclose(
+            lc[0, scale][inside], expected[inside], rtol=2e-7, atol=0.02
+        )
+    # even sizes: every scale's centre is the native patch's centre,
+    # coords + (patch - 1) / 2; no one-pixel shift between scales
+    if all(p % 2 == 0 for p in patch):
+        centre = [c + (p - 1) / 2 for c, p in zip(coords, patch, strict=True)]
+        for scale in range(4):
+            plane = lc[0, scale].astype(np.float64)
+            mid = plane[
+                patch[0] // 2 - 1 : patch[0] // 2 + 1,
+                patch[1] // 2 - 1 : patch[1] // 2 + 1,
+            ].mean()
+            assert mid == pytest.approx(1000 * centre[0] + centre[1], abs=0.02)
+
+
+def test_hand_worked_ramp_values_at_scale_two() -> None:
+    # 16 x 16 patch at (61, 70), factor 4: crop start 61 + 8 - 32 = 37 along Y,
+    # 70 + 8 - 32 = 46 along X; output pixel 0 samples crop position 1.5
+    assert _ramp_value(61, 16, 4, 0) == 38.5
+    assert _ramp_value(70, 16, 4, 0) == 47.5
+    # odd 15: centre 61 + 7 = 68, size 60, start 38 (the reference's floor)
+    assert _ramp_value(61, 15, 4, 0) == 39.5

@@ -55,11 +55,14 @@ def test_flip_needs_an_axis() -> None:
         create_augmentations([config])
 
 
-def test_seed_is_required() -> None:
+def test_seed_is_required_from_configs_and_drawn_once_without() -> None:
     with pytest.raises(ValueError, match="XYFlip needs a seed"):
         create_augmentations([XYFlipConfig()])
-    with pytest.raises(ValueError, match="XYRandomRotate90 needs a seed"):
-        XYRandomRotate90(seed=None)  # type: ignore[arg-type]
+    # the reference's default: no seed draws one, which is then kept
+    rotate = XYRandomRotate90(seed=None)
+    assert isinstance(rotate.seed, int)
+    assert rotate.seed >= 0
+    assert rotate == XYRandomRotate90(seed=rotate.seed)
 
 
 def test_unknown_augmentation_is_a_type_error() -> None:
