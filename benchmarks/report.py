@@ -90,7 +90,7 @@ def note(name: str) -> str:
 
 def load(results: Path) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for name in (*PARTS, "scale_ltm", "run"):
+    for name in (*PARTS, "scale_ltm", "run", "train"):
         path = results / f"{name}.json"
         if path.exists():
             with contextlib.suppress(json.JSONDecodeError):
@@ -276,7 +276,55 @@ def summary(data: dict[str, Any]) -> list[list[Any]]:
             )
         )  # fmt: skip
     rows += scale_summary(data)
+    rows += train_summary(data)
     return rows
+
+
+TRAIN_COMMAND = ".venv-ref/bin/python benchmarks/bench_train.py"
+
+
+def train_summary(data: dict[str, Any]) -> list[list[Any]]:
+    """Issue 20's rows: N2V quality next to CAREamics' feeding, the step's share."""
+    train = data.get("train", {}).get("summary")
+    if not train:
+        return []
+    ours, ref = train["careamics_dask"], train["careamics"]
+    gap = train["psnr gap dB"]
+    rows = [
+        goal_row(
+            f"training: N2V median PSNR, our DataModule vs CAREamics' (dB, "
+            f"{ours['runs']} seeds)",
+            f"{ours['median psnr']:.2f}", f"{ref['median psnr']:.2f}", {},
+            f"{gap:+.2f} dB", "within 0.3 dB", abs(gap) <= 0.3, "",
+        )
+    ]  # fmt: skip
+    paths = {"careamics_dask": "local threads", "careamics_dask embedded": "embedded"}
+    for name, path in paths.items():
+        share = train[name]["median share"]
+        rows.append(
+            goal_row(
+                f"training: time in the training step ({path}, CPU UNet)",
+                f"{share * 100:.1f} %", f"{ref['median share'] * 100:.1f} %", {},
+                "", "≥ 95 %", share >= 0.95, "",
+            )
+        )  # fmt: skip
+    for row in rows:
+        row[-1] = f"`{TRAIN_COMMAND}`"
+    return rows
+
+
+def section_train(data: dict[str, Any]) -> str:
+    train = data.get("train")
+    if not train:
+        return ""
+    rows = [
+        [r["feeder"], r["seed"], r["steps"], r["psnr"], f"{r['share'] * 100:.1f} %",
+         r["fit s"]]
+        for r in train["runs"]
+    ]  # fmt: skip
+    return f"Noisy input PSNR: {train['summary']['noisy psnr']:.2f} dB.\n\n" + table(
+        ["feeder", "seed", "steps", "PSNR dB", "in step", "fit s"], rows
+    )
 
 
 def factory_summary(data: dict[str, Any]) -> list[list[Any]]:
@@ -821,6 +869,7 @@ def write(results: Path, output: Path) -> list[Path]:
         ("Prediction", "predict", section_predict(data)),
         ("Stream", "stream", section_stream(data)),
         ("Scale", "scale", section_scale(data, plot, output)),
+        ("Training (issue 20)", "train", section_train(data)),
     ]
     for title, name, generated in sections:
         text.append(f"## {title}")

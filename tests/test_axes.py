@@ -181,3 +181,11 @@ def test_from_canonical_errors() -> None:
         from_canonical(np.ones((2, 1, 5, 7)), "SYX", (2, 5, 6))
     with pytest.raises(AxesError, match="sample and spatial axes must be the same"):
         from_canonical(np.ones((2, 1, 5, 6)), "SYX", (2, 5, 6), target_axes="TYX")
+
+
+def test_an_unknown_axis_letter_is_named() -> None:
+    from careamics_dask.axes import check_axes_validity
+    from careamics_dask.errors import AxesError
+
+    with pytest.raises(AxesError, match=r"SCYQ.*unknown Q"):
+        check_axes_validity("SCYQ")

@@ -161,7 +161,9 @@ def test_stream_builds_at_most_its_window_ahead(
     ds = dataset(store, 2)  # 256 patches of 8 x 8: 128 batches
     client.run_on_scheduler(_reset)
     before = 0
-    stream = BatchStream(ds, client, prefetch=prefetch, shuffle=True)
+    stream = BatchStream(
+        ds, client, prefetch=prefetch, shuffle=True, batches_per_task=1
+    )
     batches = iter(stream)
     ready = stream_module._READY_BATCHES
     # in flight + fetched and queued + one fetched and waiting for room in the queue;

@@ -294,9 +294,11 @@ def _cluster_note(workers: int, report: StreamReport) -> str:
         f"epoch 0 on an embedded cluster of {workers} worker process(es): "
         f"{report.batches:,} batches in {report.seconds:.1f} s, {rate:,.0f} "
         "patches/s. Each batch is built in a worker process and sent to this "
-        "process over TCP, and the cluster starts up inside the timing, so a short "
-        "epoch runs below the library's local rates (README: 3,000-6,000 patches/s "
-        "on one or two local threads, more in local processes)"
+        "process over TCP (the timing starts after the cluster is up and covers "
+        "only the epoch's batches), so the epoch runs below the library's local "
+        "rates (README: 3,000-6,000 patches/s on one or two local threads, more in "
+        "local processes; 2,600-3,400 on a warm 2-worker embedded cluster of 2 "
+        "cores, BENCHMARKS.md)"
     )
 
 

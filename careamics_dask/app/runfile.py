@@ -344,6 +344,7 @@ class RunFile(BaseModel):
 
 OTHER_VERB_FIELDS: frozenset[str] = frozenset(
     {
+        "algorithm",
         "model",
         "model_kwargs",
         "device",
@@ -381,6 +382,10 @@ _FIELD_FIXES = {
     ),
     "config": "add `config: data_config.yml` (written by save_config) or its fields",
     "data": "add `data: {inputs: images.zarr}`",
+    "algorithm": (
+        "add e.g. `algorithm: {name: n2v, epochs: 10}` (careamics-dask train; see "
+        "careamics_dask.app.train)"
+    ),
 }
 
 

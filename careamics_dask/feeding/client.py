@@ -110,7 +110,14 @@ def get_client(
     options.update(cluster_kwargs)
     interval = get_option("client.memory-manager-interval")
     key = "distributed.scheduler.active-memory-manager.interval"
-    with dask.config.set({key: interval}):  # read once, when the scheduler starts
+    # read once, when the scheduler and the workers start (workers get the config)
+    settings = {
+        key: interval,
+        # distributed's sampling profiler costs each worker ~1 ms of CPU per batch
+        # ("Distributed path (issue 16)" in BENCHMARKS.md); on unless asked for
+        "distributed.worker.profile.enabled": bool(get_option("client.worker-profile")),
+    }
+    with dask.config.set(settings):
         cluster = LocalCluster(**options)
     client = EmbeddedClient(cluster, security=security)  # type: ignore[no-untyped-call]
     logger.info(

@@ -1,10 +1,16 @@
-"""Batches built on a ``distributed`` cluster: one task per batch, one shared plan.
+"""Batches built on a ``distributed`` cluster: a few batches per task, one shared plan.
 
-The plan enters the cluster once, as a task (:func:`hold`) every batch task depends
-on: the scheduler recomputes it when the worker holding it is lost, which a
-scattered value would not survive. In-memory stacks go to the cluster once, as tiles
-spread over the workers (:class:`~careamics_dask.feeding._tiles.TiledPlan`); a batch
-whose tiles died with a worker is run again after the lost tiles were sent again.
+A task builds a group of consecutive batches (:func:`build_batches`,
+``careamics-dask.batching.batches-per-task`` of them): the scheduler's, the client's
+and the workers' cost of a task (submission, transitions, one round trip to fetch the
+result) is shared by the group instead of paid per batch (``BENCHMARKS.md``,
+"Distributed path"). Each batch is still keyed by its own (seed, epoch, index), so
+the grouping changes no batch. The plan enters the cluster once, as a task
+(:func:`hold`) every batch task depends on: the scheduler recomputes it when the
+worker holding it is lost, which a scattered value would not survive. In-memory
+stacks go to the cluster once, as tiles spread over the workers
+(:class:`~careamics_dask.feeding._tiles.TiledPlan`); a group whose tiles died with a
+worker is run again after the lost tiles were sent again.
 Results are fetched directly from the workers.
 """
 
@@ -21,16 +27,18 @@ from careamics_dask.graph.batch import BatchPlan, build_batch
 from careamics_dask.graph.reading import PatchReader
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     import numpy.typing as npt
     from distributed import Client, Future
 
     from careamics_dask.feeding._tile_layout import TileBox, TileKey
-    from careamics_dask.feeding.executor import BatchArrays, TableOf
+    from careamics_dask.feeding.executor import BatchArrays, Job, TableOf
     from careamics_dask.graph.batch import BatchBuilder
     from careamics_dask.patching import PatchTable
 
-__all__ = ["DistributedExecutor", "hold"]
+__all__ = ["DistributedExecutor", "build_batches", "hold"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +69,36 @@ def hold(value: T) -> T:
     return value
 
 
+def build_batches(plan: BatchBuilder, items: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Build several batches in one task: the task of the distributed path.
+
+    Parameters
+    ----------
+    plan : BatchBuilder
+        The dataset's shared plan.
+    items : sequence of tuple
+        Per batch, the arguments of :func:`~careamics_dask.graph.batch.build_batch`
+        after the plan (rows, indices, epoch), plus the tile boxes for a tiled plan
+        (:func:`~careamics_dask.feeding._tiles.build_tiled_batch`).
+
+    Returns
+    -------
+    list of tuple
+        One ``(input, target or None)`` per item, in order.
+    """
+    return [
+        build_tiled_batch(plan, *item) if len(item) == 4 else build_batch(plan, *item)  # type: ignore[arg-type]
+        for item in items
+    ]
+
+
 @dataclasses.dataclass
 class BatchJob:
-    """A submitted batch: its future, the tile boxes it reads, its identity."""
+    """A submitted group of batches: its future, the tile boxes it reads, its jobs."""
 
-    future: Future[BatchArrays]
+    future: Future[list[BatchArrays]]
     tiles: dict[TileKey, TileBox]
-    identity: tuple[int, int, npt.NDArray[np.int64]]
+    jobs: tuple[Job, ...]
     attempt: int = 0
 
     def release(self) -> None:
@@ -92,6 +123,8 @@ class DistributedExecutor:
         The stream's rank (part of the batches' keys).
     retries : int
         Retries of a failed batch task.
+    batches_per_task : int, default 1
+        Batches one task builds (:meth:`submit_group` takes up to that many).
     """
 
     def __init__(
@@ -103,8 +136,10 @@ class DistributedExecutor:
         token: str,
         rank: int,
         retries: int,
+        batches_per_task: int = 1,
     ) -> None:
         self.client = client
+        self.batches_per_task = max(1, int(batches_per_task))
         self._table = table
         self._token = token
         self._rank = rank
@@ -119,6 +154,16 @@ class DistributedExecutor:
             PatchReader(plan.inputs)
             if self._tiled.tiled and isinstance(plan, BatchPlan)
             else None
+        )
+
+    @property
+    def path(self) -> str:
+        """Where batches are built, in words (for reports)."""
+        workers = self.client.nthreads()
+        threads = sum(workers.values())
+        return (
+            f"distributed: {len(workers)} workers, {threads} threads, "
+            f"{self.batches_per_task} batches per task"
         )
 
     def submit(
@@ -140,39 +185,62 @@ class DistributedExecutor:
         BatchJob
             The batch's future and what a rerun needs.
         """
-        return self._submit(epoch, index, indices, 0)
+        return self._submit(((epoch, index, indices),), 0)
 
-    def _submit(
-        self, epoch: int, index: int, indices: npt.NDArray[np.int64], attempt: int
-    ) -> BatchJob:
+    def submit_group(self, jobs: Sequence[Job]) -> BatchJob:
+        """Submit one task that builds several batches, in order.
+
+        Parameters
+        ----------
+        jobs : sequence of (int, int, numpy.ndarray)
+            ``(epoch, index, indices)`` per batch.
+
+        Returns
+        -------
+        BatchJob
+            The task's future and what a rerun needs.
+        """
+        return self._submit(tuple(jobs), 0)
+
+    def _rows(self, epoch: int, indices: npt.NDArray[np.int64]) -> PatchTable:
         if epoch not in self._tables:
             self._tables.clear()
             self._tables[epoch] = self._table(epoch)
-        rows = self._tables[epoch].take(indices)
-        key = f"careamics-batch-{self._token}-{self._rank}-{epoch}-{index}"
+        return self._tables[epoch].take(indices)
+
+    def _submit(self, jobs: tuple[Job, ...], attempt: int) -> BatchJob:
+        epoch, index, _ = jobs[0]
+        if len(jobs) == 1:
+            key = f"careamics-batch-{self._token}-{self._rank}-{epoch}-{index}"
+        else:
+            key = (
+                f"careamics-batches-{self._token}-{self._rank}-{epoch}-{index}"
+                f"-{len(jobs)}"
+            )
         if attempt:
             key = f"{key}-again{attempt}"
         tiles: dict[TileKey, TileBox] = {}
-        extra: tuple[Any, ...] = ()
-        task: Any = build_batch
-        if self._clipper is not None:
+        items: list[tuple[Any, ...]] = []
+        for job_epoch, _, indices in jobs:
+            rows = self._rows(job_epoch, indices)
+            if self._clipper is None:
+                items.append((rows, indices, job_epoch))
+                continue
             low, high = self._clipper.clipped(
                 rows.data_idx, rows.coords, rows.patch_size
             )
-            tiles = self._tiled.needed(rows, low, high)
-            task, extra = build_tiled_batch, (tiles,)
+            boxes = self._tiled.needed(rows, low, high)
+            tiles |= boxes
+            items.append((rows, indices, job_epoch, boxes))
         future = self.client.submit(
-            task,
+            build_batches,
             self._plan,
-            rows,
-            indices,
-            epoch,
-            *extra,
+            items,
             key=key,
             retries=self._retries,
             pure=False,
         )
-        return BatchJob(future, tiles, (epoch, index, indices), attempt)
+        return BatchJob(future, tiles, jobs, attempt)
 
     def result(self, handle: BatchJob) -> BatchArrays:
         """Fetch a batch from its worker, running it again if its tiles were lost.
@@ -186,6 +254,21 @@ class DistributedExecutor:
         -------
         tuple of (numpy.ndarray, numpy.ndarray or None)
             Inputs and targets.
+        """
+        return self.results(handle)[0]
+
+    def results(self, handle: BatchJob) -> list[BatchArrays]:
+        """Fetch a task's batches from its worker, running it again if tiles were lost.
+
+        Parameters
+        ----------
+        handle : BatchJob
+            The task.
+
+        Returns
+        -------
+        list of tuple of (numpy.ndarray, numpy.ndarray or None)
+            Inputs and targets of each batch, in order.
 
         Raises
         ------
@@ -194,23 +277,27 @@ class DistributedExecutor:
         """
         while True:
             try:
-                result: BatchArrays = self.client.gather(handle.future, direct=True)
+                result: list[BatchArrays] = self.client.gather(
+                    handle.future, direct=True
+                )
             except (CancelledError, TilesLostError):
                 # scattered tiles die with their worker: send lost tiles again
                 # from this client's copy (another batch may have done it) and
-                # run the batch again
+                # run the batches again
                 if not handle.tiles or handle.attempt >= _TILE_ATTEMPTS:
                     raise
                 lost = self._tiled.rescatter()
+                epoch, index, _ = handle.jobs[0]
                 logger.warning(
-                    "batch %d of epoch %d lost its in-memory tiles with a worker "
-                    "(%d sent again); running it again",
-                    handle.identity[1],
-                    handle.identity[0],
+                    "batches %d-%d of epoch %d lost their in-memory tiles with a "
+                    "worker (%d sent again); running them again",
+                    index,
+                    index + len(handle.jobs) - 1,
+                    epoch,
                     lost,
                 )
                 handle.release()
-                again = self._submit(*handle.identity, handle.attempt + 1)
+                again = self._submit(handle.jobs, handle.attempt + 1)
                 handle.future, handle.tiles, handle.attempt = (
                     again.future,
                     again.tiles,
@@ -220,12 +307,12 @@ class DistributedExecutor:
                 return result
 
     def cancel(self, handle: BatchJob) -> None:
-        """Release a batch's future.
+        """Release a task's future.
 
         Parameters
         ----------
         handle : BatchJob
-            The batch.
+            The task.
         """
         handle.release()
 

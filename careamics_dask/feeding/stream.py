@@ -1,9 +1,10 @@
 """A stream of batches built on a cluster: a bounded window of futures, resumable.
 
 :class:`BatchStream` turns a dataset into an iterator of batches
-(:class:`~careamics_dask.graph.batch.Batch`). Every batch is one task
-(``build_batch``) submitted to a ``distributed`` cluster, or run on local threads
-when there is no cluster; at most ``prefetch`` are in flight, results are fetched
+(:class:`~careamics_dask.graph.batch.Batch`). On a ``distributed`` cluster a task
+builds a few consecutive batches (``build_batches``, ``batches_per_task``); without
+a cluster every batch is built on local threads (or processes). A bounded window
+(``prefetch`` batches, at least two tasks) is in flight; results are fetched
 directly from the workers and released as soon as they are yielded. The order is
 deterministic: the same seed gives the same batches whatever the number of workers,
 the order in which futures complete, or a resume in the middle of an epoch.
@@ -102,6 +103,13 @@ class BatchStream:
         batches come back through shared memory, not pickled through a pipe
         (scripts need an ``if __name__ == "__main__":`` guard, as for any spawned
         process). Threads start at once and share in-memory data.
+    batches_per_task : int, optional
+        On a cluster, consecutive batches one task builds; default
+        ``careamics-dask.batching.batches-per-task``. A task's cost on the
+        scheduler, the client and the workers is then shared by the group
+        (``BENCHMARKS.md``, "Distributed path"); every batch is the same. At
+        least two tasks are in flight, so up to ``max(prefetch, 2 *
+        batches_per_task)`` batches.
 
     Examples
     --------
@@ -128,6 +136,7 @@ class BatchStream:
         retries: int | None = None,
         chunk_aware: bool | str = False,
         local: str | None = None,
+        batches_per_task: int | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(
@@ -140,6 +149,9 @@ class BatchStream:
         self.client = client if client is not None else _default_client()
         self.prefetch = max(1, int(get_option("batching.prefetch", prefetch)))
         self.retries = int(get_option("batching.retries", retries))
+        self.batches_per_task = max(
+            1, int(get_option("batching.batches-per-task", batches_per_task))
+        )
         self.epochs = int(epochs)
         self.shuffle = dataset.default_shuffle if shuffle is None else bool(shuffle)
         self.rank = int(rank)
@@ -175,6 +187,27 @@ class BatchStream:
         self._table = EpochTables(
             dataset, self._plan, draw=self.chunk_aware == "draw", seed=self.seed
         )
+
+    @property
+    def path(self) -> str:
+        """Where this stream builds batches, in words (for reports and logs).
+
+        Returns
+        -------
+        str
+            ``"distributed: ..."`` with the workers, threads and batches per task,
+            or ``"local threads: N"`` / ``"local processes: N"``.
+        """
+        if self.client is None:
+            return f"local {self.local}: {self._local_workers()}"
+        workers = self.client.nthreads()
+        return (
+            f"distributed: {len(workers)} workers, {sum(workers.values())} threads, "
+            f"{self.batches_per_task} batches per task"
+        )
+
+    def _local_workers(self) -> int:
+        return max(1, min(self.prefetch, os.cpu_count() or 1))
 
     # --- order -------------------------------------------------------------------
 
@@ -282,12 +315,13 @@ class BatchStream:
                 token=self._token,
                 rank=self.rank,
                 retries=self.retries,
+                batches_per_task=self.batches_per_task,
             )
             return self._iterate(executor)
         return self._iterate_local()
 
     def _iterate_local(self) -> Iterator[Batch]:
-        workers = max(1, min(self.prefetch, os.cpu_count() or 1))
+        workers = self._local_workers()
         if self.local == "processes":
             yield from self._iterate(ProcessExecutor(workers, self._plan, self._table))
         else:

@@ -1,28 +1,35 @@
-"""A bounded window of batches in flight, fetched in order by a background thread."""
+"""A bounded window of batches in flight, fetched in order by a background thread.
+
+With a :class:`~careamics_dask.feeding.executor.GroupExecutor` (a cluster), the
+window holds tasks of ``batches_per_task`` consecutive batches each: ``prefetch``
+batches rounded up to whole tasks, and at least two tasks, so that a worker builds
+the next group while the last one is handed over (so up to
+``max(prefetch, 2 * batches_per_task)`` batches are in flight).
+"""
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import queue
 import threading
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from careamics_dask.feeding.executor import GroupExecutor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
     import numpy as np
     import numpy.typing as npt
 
-    from careamics_dask.feeding.executor import BatchArrays, BatchExecutor
+    from careamics_dask.feeding.executor import BatchArrays, BatchExecutor, Job
 
-__all__ = ["fetch_in_order"]
+__all__ = ["fetch_in_order", "window_shape"]
 
 HandleT = TypeVar("HandleT")
 T = TypeVar("T")
-
-Job = tuple[int, int, "npt.NDArray[np.int64]"]
-"""A batch to build: epoch, index within the epoch, dataset indices."""
 
 _DONE = object()
 """Marks the end of the fetched batches."""
@@ -108,6 +115,34 @@ def fetch_in_order(
         executor.close()
 
 
+def window_shape(executor: object, prefetch: int) -> tuple[int, int]:
+    """Return the batches per task and the tasks in flight of a window.
+
+    Parameters
+    ----------
+    executor : BatchExecutor
+        The executor (a :class:`GroupExecutor` says how many batches a task builds).
+    prefetch : int
+        Batches in flight.
+
+    Returns
+    -------
+    tuple of int
+        ``(1, prefetch)`` for executors that build one batch per task, else
+        ``(batches_per_task, max(2, ceil(prefetch / batches_per_task)))``.
+
+    Examples
+    --------
+    >>> window_shape(object(), 8)
+    (1, 8)
+    """
+    prefetch = max(1, prefetch)
+    if not isinstance(executor, GroupExecutor) or executor.batches_per_task <= 1:
+        return 1, prefetch
+    size = int(executor.batches_per_task)
+    return size, max(2, -(-prefetch // size))
+
+
 def _fetch(
     executor: BatchExecutor[HandleT],
     jobs: Iterable[Job],
@@ -116,9 +151,10 @@ def _fetch(
     stop: threading.Event,
 ) -> None:
     """Submit jobs in a bounded window and queue their results (a thread)."""
-    window: collections.deque[tuple[int, int, npt.NDArray[np.int64], HandleT]] = (
-        collections.deque()
-    )
+    size, depth = window_shape(executor, prefetch)
+    grouped: Any = executor if size > 1 else None
+    groups = _groups(jobs, size)
+    window: collections.deque[tuple[tuple[Job, ...], HandleT]] = collections.deque()
 
     def put(item: object) -> bool:
         while not stop.is_set():
@@ -127,25 +163,38 @@ def _fetch(
                 return True
         return False
 
-    def fetch_one() -> bool:
-        epoch, index, indices, handle = window.popleft()
-        result = executor.result(handle)
-        executor.cancel(handle)
-        return put((epoch, index, indices, result))
+    def refill() -> None:
+        while len(window) < depth and not stop.is_set():
+            group = next(groups, None)
+            if group is None:
+                return
+            handle = (
+                grouped.submit_group(group) if grouped else executor.submit(*group[0])
+            )
+            window.append((group, handle))
 
     try:
-        for job in jobs:
-            if stop.is_set():
-                return
-            window.append((*job, executor.submit(*job)))
-            if len(window) >= prefetch and not fetch_one():
-                return
+        refill()
         while window:
-            if not fetch_one():
-                return
+            group, handle = window.popleft()
+            results: list[BatchArrays] = (
+                grouped.results(handle) if grouped else [executor.result(handle)]
+            )
+            executor.cancel(handle)
+            refill()  # the next task starts before this one's batches are handed over
+            for job, result in zip(group, results, strict=True):
+                if not put((*job, result)):
+                    return
         put(_DONE)
     except BaseException as exc:  # handed to the consumer, re-raised there
         put(exc)
     finally:
-        for *_, handle in window:
+        for _, handle in window:
             executor.cancel(handle)
+
+
+def _groups(jobs: Iterable[Job], size: int) -> Iterator[tuple[Job, ...]]:
+    """Cut the jobs into consecutive groups of ``size`` (the last may be shorter)."""
+    iterator = iter(jobs)
+    while group := tuple(itertools.islice(iterator, size)):
+        yield group

@@ -23,7 +23,12 @@ from careamics_dask.factory import (
     create_val_split_datasets,
 )
 from careamics_dask.feeding import BatchStream, get_client
-from careamics_dask.lightning.loader import StreamLoader, check_mode, share_address
+from careamics_dask.lightning.loader import (
+    StreamLoader,
+    as_data_config,
+    check_mode,
+    share_address,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -125,7 +130,7 @@ class CareamicsDataModule(pl.LightningDataModule):
     @classmethod
     def from_config(
         cls,
-        config: DataConfig,
+        config: DataConfig | Any,
         data: TrainValData[Any] | TrainValSplitData[Any],
         *,
         pred_data: PredData[Any] | None = None,
@@ -137,8 +142,9 @@ class CareamicsDataModule(pl.LightningDataModule):
 
         Parameters
         ----------
-        config : DataConfig
-            A training config.
+        config : DataConfig, careamics DataConfig or careamics Configuration
+            A training config: ours, or CAREamics' own (``create_n2v_config(...)``
+            or its ``data_config``), validated as ours.
         data : TrainValData or TrainValSplitData
             Training and validation data, or training data and a validation split.
         pred_data : PredData, optional
@@ -160,6 +166,9 @@ class CareamicsDataModule(pl.LightningDataModule):
         TypeError
             When ``data`` is neither ``TrainValData`` nor ``TrainValSplitData``.
         """
+        config = as_data_config(config)
+        if pred_config is not None:
+            pred_config = as_data_config(pred_config)
         if isinstance(data, TrainValSplitData):
             train, val = create_val_split_datasets(config, data, loading)
         elif isinstance(data, TrainValData):

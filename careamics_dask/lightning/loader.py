@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from careamics_dask.config import DataConfig
 from careamics_dask.errors import MissingDependencyError
 from careamics_dask.factory import CareamicsDataset, ImageRegionData
 
@@ -27,7 +28,13 @@ if TYPE_CHECKING:
     from careamics_dask.factory import Batch
     from careamics_dask.feeding import BatchStream
 
-__all__ = ["StreamLoader", "check_mode", "region_batch", "share_address"]
+__all__ = [
+    "StreamLoader",
+    "as_data_config",
+    "check_mode",
+    "region_batch",
+    "share_address",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +227,38 @@ def check_mode(dataset: CareamicsDataset | None, role: str) -> None:
             f"config.convert_mode({_MODES[role]!r}), or let "
             "CareamicsDataModule.from_config(config, data) build all datasets."
         )
+
+
+def as_data_config(config: Any) -> DataConfig:
+    """Read a data config: ours, CAREamics' ``data_config``, or its whole config.
+
+    Parameters
+    ----------
+    config : DataConfig, careamics DataConfig or careamics Configuration
+        The config; CAREamics' (from ``create_n2v_config``, ``create_care_config``...)
+        is validated field by field as ours.
+
+    Returns
+    -------
+    DataConfig
+        The careamics_dask data config.
+
+    Raises
+    ------
+    TypeError
+        When ``config`` is none of these.
+    """
+    if isinstance(config, DataConfig):
+        return config
+    config = getattr(config, "data_config", config)  # a whole CAREamics Configuration
+    dump = getattr(config, "model_dump", None)
+    if dump is None:
+        raise TypeError(
+            "The data module needs a data config: expected a careamics_dask "
+            "DataConfig, a CAREamics data config or a CAREamics Configuration (from "
+            f"create_n2v_config, create_care_config...), got {type(config).__name__}."
+        )
+    return DataConfig.model_validate(dump())
 
 
 def share_address(address: str | None, node: int) -> str:

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import tifffile
-import zarr
 
 from careamics_dask.axes import AxesLayout
 from careamics_dask.errors import (
@@ -66,6 +65,8 @@ class _OpenTiff:
     """An open Zarr view of one TIFF series, cached per process."""
 
     def __init__(self, path: str, series: int) -> None:
+        import zarr  # lazy: the bioimage loader imports this module beside zarr 2
+
         self._store = tifffile.imread(path, aszarr=True, series=series, level=0)
         try:
             self.array = zarr.open_array(self._store, mode="r")
@@ -289,6 +290,8 @@ def read_tiff_metadata(path: str | Path, series: int = _SERIES) -> TiffMetadata:
             dtype = np.dtype(chosen.dtype)
             tiff_axes = str(chosen.axes)
             store = chosen.aszarr(level=0)
+            import zarr  # lazy, as in _OpenTiff
+
             try:
                 chunks = tuple(int(c) for c in zarr.open_array(store, mode="r").chunks)
             finally:

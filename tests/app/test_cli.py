@@ -193,3 +193,11 @@ def test_demo_quick_end_to_end(tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (1600, 1000)
     assert (tmp_path / "cache" / "demo-quick.ome.zarr").is_dir()
+
+
+def test_version_prints_the_package_version() -> None:
+    from careamics_dask.runtime import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"careamics-dask {__version__}"

@@ -171,6 +171,23 @@ def test_window_bounds_client_futures(cluster: Client) -> None:
     assert max(held) <= 3 + 2
 
 
+@pytest.mark.distributed
+def test_resume_in_the_middle_of_a_task_on_a_cluster(cluster: Client) -> None:
+    dataset = train_dataset()
+    full = signature(list(BatchStream(dataset, epochs=2)))
+    stream = BatchStream(dataset, cluster, epochs=2, batches_per_task=3)
+    taken = []
+    for batch in stream:  # stop after batch 1 of epoch 1, inside a task of 3
+        taken.append(batch)
+        if len(taken) == dataset.n_batches() + 2:
+            break
+    state = stream.state_dict()
+    assert (state["epoch"], state["batch"]) == (1, 2)
+    resumed = BatchStream(dataset, cluster, epochs=2, batches_per_task=3)
+    resumed.load_state_dict(state)
+    assert signature(taken) + signature(list(resumed)) == full
+
+
 def slow_read(path: Any, **kwargs: Any) -> np.ndarray:
     time.sleep(0.05)
     data: np.ndarray = np.load(path)
@@ -225,6 +242,40 @@ def test_embedded_client_on_loopback_closes_its_cluster() -> None:
         assert "127.0.0.1" in client.dashboard_link
         assert len(client.scheduler_info()["workers"]) == 1
     assert cluster.status.name == "closed"
+
+
+def _profiler_enabled() -> bool:
+    import dask.config
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+@pytest.mark.distributed
+def test_embedded_workers_run_the_sampling_profiler_only_when_asked() -> None:
+    import dask.config
+
+    with get_client(n_workers=1) as client:
+        assert list(client.run(_profiler_enabled).values()) == [False]
+    with (
+        dask.config.set({"careamics-dask.client.worker-profile": True}),
+        get_client(n_workers=1) as client,
+    ):
+        assert list(client.run(_profiler_enabled).values()) == [True]
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("per_task", [1, 3])
+def test_batches_per_task_changes_no_batch_and_is_reported(per_task: int) -> None:
+    dataset = train_dataset()
+    expected = signature(list(BatchStream(dataset, epochs=2, prefetch=2)))
+    with get_client(n_workers=2) as client:
+        stream = BatchStream(
+            dataset, client, epochs=2, prefetch=2, batches_per_task=per_task
+        )
+        assert signature(list(stream)) == expected
+        assert stream.path == (
+            f"distributed: 2 workers, 2 threads, {per_task} batches per task"
+        )
 
 
 def chunked_dataset(path: Path, **config: Any) -> CareamicsDataset:

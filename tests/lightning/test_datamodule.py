@@ -104,6 +104,29 @@ def test_from_config_needs_validation_data() -> None:
     assert module._data.val_data is images  # what CAREamics' modules check
 
 
+def test_from_config_reads_a_whole_careamics_style_configuration() -> None:
+    config = DataConfig(
+        mode="training",
+        data_type="array",
+        axes="SYX",
+        patching={"name": "stratified", "patch_size": [16, 16]},
+        normalization={"name": "none"},
+        batch_size=4,
+    )
+
+    class Configuration:  # what careamics' create_*_config return: a .data_config
+        data_config = config.model_copy(update={"batch_size": 2})
+
+    images = np.ones((2, 32, 32), dtype=np.float32)
+    module = CareamicsDataModule.from_config(
+        Configuration(), TrainValData(images, images)
+    )
+    assert module.train_dataset is not None
+    assert module.train_dataset.config.batch_size == 2
+    with pytest.raises(TypeError, match="create_n2v_config"):
+        CareamicsDataModule.from_config({"axes": "SYX"}, TrainValData(images, images))
+
+
 def test_a_mid_epoch_resume_with_another_world_size_is_refused() -> None:
     train, val = _datasets()
     module = CareamicsDataModule(train, val)  # type: ignore[arg-type]
