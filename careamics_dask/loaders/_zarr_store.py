@@ -196,6 +196,11 @@ def open_zarr_store(location: ZarrLocation) -> Store:
                     **_DEFAULT_HTTP_TIMEOUT
                 )
                 options["client_kwargs"] = client_kwargs
+        if scheme == "s3":
+            # s3fs sends a HEAD before each whole-object GET to split large objects
+            # into concurrent ranges; chunks are small: one GET each, half the
+            # round trips (and a GET's 503 SlowDown is retried, a HEAD's is not)
+            options.setdefault("max_concurrency", 1)
         return FsspecStore.from_url(
             location.store, storage_options=options, read_only=True
         )
