@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import abc
 import functools
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from dask.base import tokenize
 
+from careamics_dask.errors import SourceReadError
 from careamics_dask.loaders._handles import cached_open
-from careamics_dask.loaders._lazy import RegionReader
+from careamics_dask.loaders._lazy import RegionReader, format_region
 from careamics_dask.loaders._zarr_chunks import ChunkDecoder
 from careamics_dask.loaders._zarr_store import metadata_mtime, open_array
 from careamics_dask.loaders._zarr_tensorstore import TensorStoreBoxes
@@ -31,7 +33,38 @@ if TYPE_CHECKING:
 
     from careamics_dask.loaders._zarr_store import ZarrLocation
 
-__all__ = ["ZarrObjectRegionReader", "ZarrRegionReader"]
+__all__ = ["ZarrObjectRegionReader", "ZarrRegionReader", "stored_keys"]
+
+_KEYS_NAMED = 4
+"""Stored keys a failed remote read names (then a count of the others)."""
+
+
+def stored_keys(array: AnyArray, region: tuple[slice, ...]) -> list[str]:
+    """Return the store keys (chunk or shard objects) a region of an array reads.
+
+    Parameters
+    ----------
+    array : zarr.Array
+        The opened array.
+    region : tuple of slice
+        A region with explicit starts and stops.
+
+    Returns
+    -------
+    list of str
+        Keys relative to the store's root, e.g. ``"x.zarr/a/c/0/1/0"`` minus the
+        store, as ``"a/c/0/1/0"``.
+    """
+    grid = array.shards or array.chunks
+    ranges = [
+        range(r.start // g, max(r.start // g + 1, -(-r.stop // g)))
+        for r, g in zip(region, grid, strict=True)
+    ]
+    prefix = f"{array.path}/" if array.path else ""
+    return [
+        prefix + array.metadata.encode_chunk_key(index)
+        for index in itertools.product(*ranges)
+    ]
 
 
 class _ZarrReads(RegionReader):
@@ -113,8 +146,34 @@ class ZarrRegionReader(_ZarrReads):
         return array
 
     def read(self, region: tuple[slice, ...]) -> npt.NDArray[Any]:
-        """Read one region through the per-process cache of open arrays."""
-        return np.asarray(self.open_zarr_array()[region])
+        """Read one region through the per-process cache of open arrays.
+
+        A remote read that still fails once s3fs's and botocore's retries are spent
+        raises a :class:`~careamics_dask.errors.SourceReadError` naming the URLs of
+        the stored objects it needed and the options that tune the retries.
+        """
+        array = self.open_zarr_array()
+        try:
+            return np.asarray(array[region])
+        except Exception as exc:
+            if not self.location.is_remote:
+                raise
+            keys = [f"{self.location.store}/{k}" for k in stored_keys(array, region)]
+            named = ", ".join(repr(k) for k in keys[:_KEYS_NAMED])
+            more = len(keys) - _KEYS_NAMED
+            text = format_region(region)
+            raise SourceReadError(
+                f"Failed to read region {text} of {self.describe()} from the "
+                f"object store: {named}{f' and {more} more' if more > 0 else ''} "
+                f"could not be fetched ({type(exc).__name__}: {exc}) after the "
+                "client's retries. Check that the server is reachable; for slow or "
+                "throttling servers raise the retries and timeouts through "
+                "storage_options, e.g. for s3:// {'config_kwargs': {'retries': "
+                "{'max_attempts': 10, 'mode': 'adaptive'}, 'read_timeout': 120}}.",
+                source=self.source,
+                array=self.array,
+                region=text,
+            ) from exc
 
 
 class ZarrObjectRegionReader(_ZarrReads):

@@ -196,6 +196,11 @@ def open_zarr_store(location: ZarrLocation) -> Store:
                     **_DEFAULT_HTTP_TIMEOUT
                 )
                 options["client_kwargs"] = client_kwargs
+        if scheme == "s3":
+            # s3fs sends a HEAD before each whole-object GET to split large objects
+            # into concurrent ranges; chunks are small: one GET each, half the
+            # round trips (and a GET's 503 SlowDown is retried, a HEAD's is not)
+            options.setdefault("max_concurrency", 1)
         return FsspecStore.from_url(
             location.store, storage_options=options, read_only=True
         )
@@ -237,6 +242,15 @@ def open_node(location: ZarrLocation) -> AnyArray | zarr.Group:
         return zarr.open(store=store, path=location.path, mode="r")
     except NodeNotFoundError:
         if location.is_remote and not _node_exists(replace(location, path="")):
+            bucket = _missing_bucket(location)
+            if bucket is not None:
+                raise SourceNotFoundError(
+                    f"The bucket {bucket!r} of {location.describe()!r} does not exist "
+                    "(or is not visible with these credentials). Check the bucket "
+                    "name in the URL, and the endpoint in storage_options "
+                    "(client_kwargs={'endpoint_url': ...}) for non-AWS servers.",
+                    source=location.describe(),
+                ) from None
             raise SourceNotFoundError(
                 f"No Zarr store found at {location.store!r}: expected zarr.json (Zarr "
                 "v3) or .zgroup/.zarray (Zarr v2) metadata there. Check the URL.",
@@ -249,6 +263,16 @@ def open_node(location: ZarrLocation) -> AnyArray | zarr.Group:
         ) from None
     except CareamicsDaskError:
         raise
+    except PermissionError as exc:
+        if not location.is_remote:
+            raise
+        raise SourceNotFoundError(
+            f"Access denied to the Zarr store at {location.describe()!r}: {exc}. "
+            "Check the credentials: pass them as storage_options (for s3:// "
+            "{'key': ..., 'secret': ...}, or 'profile'; 'anon': True for public "
+            "buckets) or set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
+            source=location.describe(),
+        ) from exc
     except Exception as exc:
         if location.is_remote:
             raise SourceNotFoundError(
@@ -287,6 +311,20 @@ def _node_exists(location: ZarrLocation) -> bool:
     except Exception:  # any failure means "not there"
         return False
     return True
+
+
+def _missing_bucket(location: ZarrLocation) -> str | None:
+    """Return the bucket name of an ``s3://``/``gs://`` URL whose bucket is absent."""
+    parsed = urlparse(location.store)
+    if parsed.scheme not in ("s3", "gs") or not parsed.netloc:
+        return None
+    try:
+        import fsspec
+
+        fs = fsspec.filesystem(parsed.scheme, **(location.storage_options or {}))
+        return None if fs.exists(parsed.netloc) else parsed.netloc
+    except Exception:  # cannot tell: keep the general message
+        return None
 
 
 def _nearest_members(location: ZarrLocation) -> str:

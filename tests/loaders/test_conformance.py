@@ -62,3 +62,46 @@ def test_docs_table_lists_every_case() -> None:
         "docs/conformance.md is stale: paste the table printed by "
         "tests.loaders.writers.conformance_table()"
     )
+
+
+def _unnamed_two_channel_sources(folder: Path) -> dict[str, tuple[object, str]]:
+    """The same two unnamed channels written by every writer the loaders read."""
+    import bioio
+    import bioio_tifffile
+    import dask.array as da
+    import ngff_zarr
+    import tifffile
+    import zarr
+
+    from tests.loaders.writers import FormatV04, write_image
+
+    data = np.arange(2 * 16 * 16, dtype=np.uint16).reshape(2, 16, 16)
+    tifffile.imwrite(folder / "plain.tif", data)
+    tifffile.imwrite(folder / "bare.ome.tif", data, ome=True, metadata={"axes": "CYX"})
+    zarr.create_array(folder / "plain.zarr", data=data, chunks=(1, 16, 16))
+    group = zarr.open_group(folder / "ome.zarr", mode="w", zarr_format=2)
+    write_image(data, group, axes="cyx", scale_factors=[], fmt=FormatV04())
+    image = ngff_zarr.to_ngff_image(data, dims=["c", "y", "x"])
+    multiscales = ngff_zarr.to_multiscales(image, scale_factors=[])
+    ngff_zarr.to_ngff_zarr(folder / "ngff.zarr", multiscales, version="0.5")
+    with warnings.catch_warnings():  # "install bioio-ome-tiff" for .ome.tif names
+        warnings.simplefilter("ignore")
+        bioimage = bioio.BioImage(folder / "bare.ome.tif", reader=bioio_tifffile.Reader)
+    return {
+        "tiff": (folder / "plain.tif", "CYX"),
+        "ome-tiff": (folder / "bare.ome.tif", ""),
+        "zarr": (folder / "plain.zarr", "CYX"),
+        "ome-zarr-py (no omero)": (folder / "ome.zarr", ""),
+        "ngff-zarr": (folder / "ngff.zarr", ""),
+        "bioio": (bioimage, "CYX"),
+        "numpy": (data, "CYX"),
+        "dask": (da.from_array(data, chunks=(1, 16, 16)), "CYX"),
+    }
+
+
+def test_unnamed_channels_get_one_coordinate_from_every_loader(tmp_path: Path) -> None:
+    coordinates: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for name, (source, axes) in _unnamed_two_channel_sources(tmp_path).items():
+        values = open_image(source, axes).coords["C"].values
+        coordinates[name] = (values.dtype.kind, tuple(values.tolist()))
+    assert set(coordinates.values()) == {("i", (0, 1))}, coordinates
