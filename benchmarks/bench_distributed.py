@@ -40,6 +40,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--side", type=int, default=2048, help="Y = X of the store")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--batches", type=int, default=200, help="measured batches")
-    parser.add_argument("--warmup", type=int, default=10, help="unmeasured batches")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=40,
+        help="unmeasured batches (enough for every worker to run a task and import)",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="rounds of all modes")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--patch", type=int, default=64)
@@ -83,6 +89,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--old", type=Path, default=None, help="another checkout")
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy output dir")
+    parser.add_argument(
+        "--attach",
+        type=Path,
+        default=None,
+        help="py-spy raw profile of the measured batches only (attached after warm-up)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -158,11 +170,57 @@ def thread_names() -> dict[int, str]:
     return {t.native_id: t.name for t in threading.enumerate() if t.native_id}
 
 
+def os_thread_name(pid: int, tid: int) -> str:
+    """The kernel's name of a thread (a native library's threads name themselves)."""
+    try:
+        return Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def worker_thread_role(name: str) -> str:
+    """A worker process's thread, by its Python name (or its kernel name)."""
+    if name == "MainThread":
+        return "event loop"
+    if "Dask-Default-Threads" in name:
+        return "task thread"
+    if name.startswith("ts_"):
+        return "TensorStore pool"  # read + decode of chunks, in C++ threads
+    return "other threads"
+
+
+def worker_threads_cpu(client: Any, pids: list[int]) -> dict[str, float]:
+    """CPU seconds per role of the threads of the worker processes (not nannies)."""
+    import psutil
+
+    names: dict[int, str] = {}
+    for found in client.run(thread_names).values():
+        names.update(found)
+    cpu: dict[str, float] = {}
+    for pid in pids:
+        try:
+            threads = psutil.Process(pid).threads()
+        except psutil.Error:
+            continue
+        for t in threads:
+            name = names.get(t.id) or os_thread_name(pid, t.id)
+            role = worker_thread_role(name)
+            if os.environ.get("BENCH_THREADS"):
+                used = t.user_time + t.system_time
+                print(f"# {pid} {t.id} {name!r} {role} {used:.2f}", file=sys.stderr)
+            cpu[role] = cpu.get(role, 0.0) + t.user_time + t.system_time
+    return cpu
+
+
 def role_of(name: str) -> str:
     if name == "MainThread":
         return "consumer"
     if name.startswith("careamics-batch-fetch"):
         return "fetch thread"
+    if name.startswith("careamics-batch"):
+        return "batch threads"
+    if name.startswith("ts_"):
+        return "TensorStore pool"
     if "IO loop" in name or "IOLoop" in name or name.startswith("AsyncProcess"):
         return "event loop"
     if "Dask-Offload" in name or "offload" in name.lower():
@@ -224,6 +282,25 @@ class SplitCluster:
             proc.wait(30)
 
 
+def attach_profiler(out: Path, pid: int) -> subprocess.Popen[bytes]:
+    """Start ``py-spy record`` on this process and its children (the measured part).
+
+    Its samples are the stacks of the measured batches only, without start-up and
+    warm-up; py-spy's own CPU is not counted (it is not a child of this process).
+    """
+    spy = subprocess.Popen(
+        [
+            "py-spy", "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
+            "--format", "raw", "--threads", "--output", str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    time.sleep(2.0)  # py-spy attaches to every process first
+    return spy
+
+
 def child(args: argparse.Namespace) -> dict[str, Any]:
     """Run one mode in this process; return its figures."""
     import psutil
@@ -240,6 +317,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     client: Any = None
     scheduler_pids: list[int] = []
     worker_pids: list[int] = []
+    worker_processes: list[int] = []
     if mode in ("cluster", "null-embedded"):
         options = {}
         if args.workers:
@@ -263,6 +341,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         workers = args.workers or min(os.cpu_count() or 1, 4)
         client.wait_for_workers(workers)
         worker_pids = list(client.run(os.getpid).values())
+        worker_processes = list(worker_pids)
         nannies = {psutil.Process(p).ppid() for p in worker_pids} - {me}
         if split is not None:
             nannies -= {split.procs[-1].pid}
@@ -274,8 +353,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     iterator = iter(stream)
     for _ in range(args.warmup):
         next(iterator)
+    spy = attach_profiler(args.attach, me) if args.attach else None
     names = thread_names()
     threads_before = thread_cpu(me)
+    workers_before = worker_threads_cpu(client, worker_processes) if client else {}
     before = (process_cpu([me]), process_cpu(scheduler_pids), process_cpu(worker_pids))
     start = time.perf_counter()
     for _ in range(args.batches):
@@ -283,12 +364,16 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.perf_counter() - start
     after = (process_cpu([me]), process_cpu(scheduler_pids), process_cpu(worker_pids))
     threads_after = thread_cpu(me)
+    workers_after = worker_threads_cpu(client, worker_processes) if client else {}
     names.update(thread_names())
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     assert batch.input.shape[0] == args.batch_size
     iterator.close()  # type: ignore[attr-defined]
     per_thread: dict[str, float] = {}
     for tid, cpu in threads_after.items():
-        role = role_of(names.get(tid, ""))
+        role = role_of(names.get(tid, "") or os_thread_name(me, tid))
         per_thread[role] = per_thread.get(role, 0.0) + cpu - threads_before.get(tid, 0)
     n = args.batches
     used = [b - a for a, b in zip(before, after, strict=True)]
@@ -302,6 +387,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "scheduler ms/batch": scheduler_cpu / n * 1e3 if scheduler_pids else None,
         "workers ms/batch": worker_cpu / n * 1e3,
         "client threads ms/batch": {k: v / n * 1e3 for k, v in per_thread.items()},
+        "worker threads ms/batch": {
+            k: (v - workers_before.get(k, 0.0)) / n * 1e3
+            for k, v in workers_after.items()
+        },
         "workers": len(client.nthreads()) if client is not None else 0,
         "threads per worker": (
             max(client.nthreads().values()) if client is not None else 0

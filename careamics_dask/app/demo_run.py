@@ -297,7 +297,7 @@ def _cluster_note(workers: int, report: StreamReport) -> str:
         "process over TCP (the timing starts after the cluster is up and covers "
         "only the epoch's batches), so the epoch runs below the library's local "
         "rates (README: 3,000-6,000 patches/s on one or two local threads, more in "
-        "local processes; 2,600-3,400 on a warm 2-worker embedded cluster of 2 "
+        "local processes; 2,600-5,100 on a warm 2-worker embedded cluster of 2 "
         "cores, BENCHMARKS.md)"
     )
 

@@ -18,6 +18,30 @@ __all__ = ["EmbeddedClient", "get_client"]
 
 logger = logging.getLogger(__name__)
 
+_TRIM = "MALLOC_TRIM_THRESHOLD_"
+_USER_TRIM = os.environ.get(_TRIM)
+"""The user's own glibc trim threshold, before a nanny of this process set one."""
+
+
+def _trim_environ(threshold: int | None) -> dict[str, Any]:
+    """Config that starts the embedded workers with this glibc trim threshold.
+
+    distributed's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``; a
+    fixed threshold also fixes glibc's mmap threshold at 128 KiB, so every decoded
+    chunk and every batch buffer is a fresh ``mmap`` whose pages fault in again:
+    ~3 ms of CPU per 32-patch batch ("Distributed path (issue 16)" in
+    BENCHMARKS.md). ``None`` leaves glibc's adaptive default (or the user's own
+    environment variable). A nanny also writes the value into this process's
+    environment before it spawns a worker, so an earlier cluster's value is undone.
+    """
+    if threshold is None:
+        if _USER_TRIM is None:
+            os.environ.pop(_TRIM, None)
+        else:
+            os.environ[_TRIM] = _USER_TRIM
+        return {f"distributed.nanny.pre-spawn-environ.{_TRIM}": _USER_TRIM}
+    return {f"distributed.nanny.pre-spawn-environ.{_TRIM}": int(threshold)}
+
 
 class EmbeddedClient(Client):
     """A client that owns its local cluster and closes it when it is closed."""
@@ -116,6 +140,7 @@ def get_client(
         # distributed's sampling profiler costs each worker ~1 ms of CPU per batch
         # ("Distributed path (issue 16)" in BENCHMARKS.md); on unless asked for
         "distributed.worker.profile.enabled": bool(get_option("client.worker-profile")),
+        **_trim_environ(get_option("client.malloc-trim-threshold")),
     }
     with dask.config.set(settings):
         cluster = LocalCluster(**options)

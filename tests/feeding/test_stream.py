@@ -263,6 +263,28 @@ def test_embedded_workers_run_the_sampling_profiler_only_when_asked() -> None:
         assert list(client.run(_profiler_enabled).values()) == [True]
 
 
+def _trim_threshold() -> str | None:
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+@pytest.mark.distributed
+def test_embedded_workers_keep_glibcs_malloc_trim_threshold_unless_asked() -> None:
+    import dask.config
+
+    # distributed's nanny default (65536) maps every buffer above 128 KiB anew
+    with (
+        dask.config.set({"careamics-dask.client.malloc-trim-threshold": 65536}),
+        get_client(n_workers=1) as client,
+    ):
+        assert list(client.run(_trim_threshold).values()) == ["65536"]
+    # the nanny above wrote it into this process's environment; the next cluster
+    # undoes that
+    with get_client(n_workers=1) as client:
+        assert list(client.run(_trim_threshold).values()) == [None]
+
+
 @pytest.mark.distributed
 @pytest.mark.parametrize("per_task", [1, 3])
 def test_batches_per_task_changes_no_batch_and_is_reported(per_task: int) -> None:
