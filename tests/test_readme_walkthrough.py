@@ -17,7 +17,8 @@ changes what happens to the block:
 - ``<!-- readme-test: file NAME -->``: written to ``NAME`` in the folder (a run file
   the next blocks use), not run.
 
-The demo's cache goes to the temporary folder (``XDG_CACHE_HOME``) and matplotlib
+Python blocks run as a user would see them: other packages' warnings are shown
+(printed with ``-rA``), a warning of this package fails the test. The demo's cache goes to the temporary folder (``XDG_CACHE_HOME``) and matplotlib
 draws off-screen (``MPLBACKEND=Agg``).
 """
 
@@ -29,6 +30,7 @@ import re
 import shlex
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,11 @@ from typing import Any
 import pytest
 import yaml
 
+from careamics_dask.errors import CareamicsDaskWarning
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+PACKAGE = ROOT / "careamics_dask"
 
 _FENCE = re.compile(r"^```([\w+-]*)\s*$")
 _MARKER = re.compile(r"^<!--\s*readme-test:\s*(.*?)\s*-->$")
@@ -141,6 +146,8 @@ class Walkthrough:
         self.env = user_environment(folder)
         self.ran: list[Block] = []
         self.skipped: list[tuple[Block, str]] = []
+        self.warnings: list[str] = []
+        """Warnings of other packages the Python blocks raised (a user sees them)."""
 
     def run(self, block: Block) -> None:
         """Run, write or skip one block; fail naming its README line."""
@@ -159,8 +166,7 @@ class Walkthrough:
             self.ran.append(block)
             return
         if block.language in _PYTHON:
-            code = "\n" * (block.line - 1) + block.code
-            exec(compile(code, str(self.source), "exec"), self.namespace)
+            self._run_python(block)
         elif block.language in _SHELL:
             self._run_shell(block)
         elif block.language in _YAML:
@@ -168,6 +174,25 @@ class Walkthrough:
         else:
             return
         self.ran.append(block)
+
+    def _run_python(self, block: Block) -> None:
+        """Exec the block; third-party warnings are shown, this package's fail."""
+        code = "\n" * (block.line - 1) + block.code
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exec(compile(code, str(self.source), "exec"), self.namespace)
+        ours = [
+            w
+            for w in caught
+            if issubclass(w.category, CareamicsDaskWarning)
+            or Path(w.filename).is_relative_to(PACKAGE)
+        ]
+        if ours:
+            raise AssertionError(
+                f"{self.source.name} block at line {block.line} warns: "
+                + "; ".join(f"{w.category.__name__}: {w.message}" for w in ours)
+            )
+        self.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
 
     def _run_shell(self, block: Block) -> None:
         for offset, line in enumerate(block.code.splitlines()):
@@ -231,6 +256,8 @@ def test_every_readme_block_runs_in_order(
     walkthrough = walk(README.read_text(encoding="utf-8"), tmp_path, monkeypatch)
     for block, why in walkthrough.skipped:
         print(f"README line {block.line}: skipped, {why}")  # shown with -rA
+    for warning in walkthrough.warnings:
+        print(f"README warning: {warning}")
     languages = {block.language for block in walkthrough.ran}
     assert {"python", "bash", "yaml"} <= languages
     assert (tmp_path / "run.yaml").is_file()
@@ -321,6 +348,21 @@ def test_a_failing_command_fails_naming_its_readme_line(
     with pytest.raises(AssertionError, match=r"line 4: .* exited with 2") as caught:
         walk(text, tmp_path, monkeypatch)
     assert "missing.zarr" in str(caught.value)
+
+
+def test_a_warning_of_this_package_fails_others_are_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = "```python\nimport warnings\nwarnings.warn('theirs', UserWarning)\n```\n"
+    assert walk(shown, tmp_path, monkeypatch).warnings == ["UserWarning: theirs"]
+    ours = (
+        "```python\nimport warnings\nfrom careamics_dask.errors import "
+        "CareamicsDaskWarning\nwarnings.warn('ours', CareamicsDaskWarning)\n```\n"
+    )
+    with pytest.raises(
+        AssertionError, match="line 2 warns: CareamicsDaskWarning: ours"
+    ):
+        walk(ours, tmp_path, monkeypatch)
 
 
 def test_a_failing_python_block_points_at_the_readme(
