@@ -162,24 +162,12 @@ def inspect(
         except AxesError as exc:
             if axes:
                 raise
-            raise AxesError(
-                describe_unlabeled(_first_unlabeled(source, data_type))
-            ) from exc
+            raise AxesError(describe_unlabeled(source, data_type)) from exc
     summaries = [StackSummary.from_stack(s) for s in stacks]
     if as_json:
         typer.echo(json.dumps([asdict(s) for s in summaries], indent=2))
         return
     print_summaries(summaries, Console())
-
-
-def _first_unlabeled(sources: list[str], data_type: str | None) -> str:
-    """Return the first source that needs --axes (metadata only)."""
-    for source in sources[1:] if len(sources) > 1 else ():
-        try:
-            open_images(source, "", data_type)
-        except AxesError:
-            return source
-    return sources[0]
 
 
 @app.command("demo-data")
