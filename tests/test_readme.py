@@ -36,11 +36,3 @@ def test_cli_entry_point_help() -> None:
     assert result.returncode == 0, result.stderr
     for command in re.findall(r"careamics-dask (\w+)", TEXT):
         assert command in result.stdout
-
-
-def test_quick_start_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    block = re.search(r"```python\n(import careamics_dask.*?)```", TEXT, re.DOTALL)
-    assert block is not None
-    monkeypatch.chdir(tmp_path)
-    exec(compile(block.group(1), "README.md", "exec"), {})
-    assert (tmp_path / "data_config.yml").exists()

@@ -99,8 +99,8 @@ def demo(
     cache_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where the demo store is kept "
-            "[default: $XDG_CACHE_HOME/careamics-dask]."
+            help="Where the demo store is kept (later runs reuse it).",
+            show_default="$XDG_CACHE_HOME/careamics-dask",
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="The PNG to write.")] = Path(
@@ -114,7 +114,8 @@ def demo(
         int | None,
         typer.Option(
             min=1,
-            help="Workers of the embedded cluster [default: one per core, at most 4].",
+            help="Workers of the embedded cluster.",
+            show_default="one per core, at most 4",
         ),
     ] = None,
 ) -> None:
@@ -161,7 +162,7 @@ def inspect(
         except AxesError as exc:
             if axes:
                 raise
-            raise AxesError(describe_unlabeled(source[0])) from exc
+            raise AxesError(describe_unlabeled(source, data_type)) from exc
     summaries = [StackSummary.from_stack(s) for s in stacks]
     if as_json:
         typer.echo(json.dumps([asdict(s) for s in summaries], indent=2))
@@ -253,7 +254,8 @@ def batches(
         typer.Option(
             "--batches",
             min=1,
-            help="Batches to stream [default: the run file's batches, else epochs].",
+            help="Batches to stream.",
+            show_default="the run file's batches, else its epochs",
         ),
     ] = None,
     local: Annotated[
@@ -336,20 +338,23 @@ def export(
 
 _PREDICT_HELP = """Predict with a model, stitched into a Zarr store out of core.
 
-The run file is the one of batches and export (data, config, cluster; batches,
-epochs and dataset are ignored) plus the model:
+The run file of batches and export (data, config, cluster; batches, epochs
+and dataset are ignored) plus the model and its options:
 
-  model: numpy:negative   an importable callable or torch module, module:attribute
+  model: numpy:negative   a callable or torch module, module:attribute
   model_kwargs: {...}     optional: call model with these to build it
   device: cuda            optional: the device of a torch module
   run_on: client          optional: client (default) or workers
   resources: {GPU: 1}     optional: worker resources of the model tasks
   chunks: [256, 256]      optional: output chunks along (Z,) Y, X
   overwrite: false        optional: replace a complete OUT
-  resume: true            optional: continue an interrupted OUT (OUT.partial)
+  resume: true            optional: continue an interrupted OUT.partial
 
-A training config predicts whole images; a predicting config with tiled patching
-predicts tiles. An interrupted run is resumed by running the same command again.
+A careamics-dask train checkpoint: model: careamics_dask.app.train:load_model
+and model_kwargs: {checkpoint: checkpoints/last.ckpt}. A training config
+predicts whole images, a predicting config with tiled patching tiles. An
+interrupted run resumes when the same command runs again; a complete OUT is
+replaced only with overwrite: true (or --overwrite).
 """
 
 

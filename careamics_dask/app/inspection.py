@@ -191,14 +191,31 @@ def _tiff_series(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
     return found
 
 
-def describe_unlabeled(source: str) -> str:
+def _first_unlabeled(sources: Sequence[str], data_type: str | None) -> str:
+    """Return the first of several sources that needs ``--axes`` (metadata only)."""
+    from careamics_dask.errors import AxesError
+    from careamics_dask.loaders.open import open_images
+
+    for source in sources[1:] if len(sources) > 1 else ():
+        try:
+            open_images(source, "", data_type)
+        except AxesError:
+            return source
+    return sources[0]
+
+
+def describe_unlabeled(
+    sources: str | Sequence[str], data_type: str | None = None
+) -> str:
     """Explain that a source has no axes metadata, with its shape and a fix.
 
     Parameters
     ----------
-    source : str
+    sources : str or Sequence of str
         A local Zarr store or array, TIFF file or folder (others get a generic
-        hint).
+        hint), or several: the first that needs axes is described.
+    data_type : str or None, default None
+        The data type the sources are opened as (guessed if None).
 
     Returns
     -------
@@ -211,6 +228,9 @@ def describe_unlabeled(source: str) -> str:
     >>> describe_unlabeled("nowhere.zarr")  # doctest: +ELLIPSIS
     "'nowhere.zarr' has no axes metadata (...): pass --axes, e.g. --axes SCYX."
     """
+    source = (
+        sources if isinstance(sources, str) else _first_unlabeled(sources, data_type)
+    )
     path = Path(source.removeprefix("file://"))
     found: list[tuple[str, tuple[int, ...], str]] = []
     try:
