@@ -12,21 +12,12 @@ from typer.testing import CliRunner
 
 from careamics_dask.app.cli import app
 from careamics_dask.app.demo import write_demo_data
+from tests.app.configs import CONFIG
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 runner = CliRunner()
-
-CONFIG: dict[str, Any] = {
-    "mode": "training",
-    "data_type": "zarr",
-    "axes": "SCYX",
-    "patching": {"name": "stratified", "patch_size": [16, 16]},
-    "normalization": {"name": "mean_std"},
-    "batch_size": 4,
-    "seed": 3,
-}
 
 
 @pytest.mark.parametrize(

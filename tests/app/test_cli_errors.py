@@ -24,18 +24,9 @@ from careamics_dask.app.demo import write_demo_data
 from careamics_dask.app.predict_run import PredictionRunFile
 from careamics_dask.app.runfile import RunFile
 from careamics_dask.config import DataConfig
+from tests.app.configs import CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
-
-CONFIG: dict[str, Any] = {
-    "mode": "training",
-    "data_type": "zarr",
-    "axes": "SCYX",
-    "patching": {"name": "stratified", "patch_size": [16, 16]},
-    "normalization": {"name": "mean_std"},
-    "batch_size": 4,
-    "seed": 3,
-}
 
 
 def cli(

@@ -1,25 +1,16 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from careamics_dask.app.demo import write_demo_data
 from careamics_dask.app.run_datasets import build_datasets, select_dataset
 from careamics_dask.app.runfile import RunFile
+from tests.app.configs import CONFIG
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-CONFIG: dict[str, Any] = {
-    "mode": "training",
-    "data_type": "zarr",
-    "axes": "SCYX",
-    "patching": {"name": "stratified", "patch_size": [16, 16]},
-    "normalization": {"name": "mean_std"},
-    "batch_size": 4,
-    "seed": 3,
-}
 
 
 @pytest.fixture

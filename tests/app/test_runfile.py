@@ -7,19 +7,10 @@ import yaml
 
 from careamics_dask.app.runfile import RunCluster, RunFileError, load_run_file
 from careamics_dask.config import save_config
+from tests.app.configs import CONFIG
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-CONFIG: dict[str, Any] = {
-    "mode": "training",
-    "data_type": "zarr",
-    "axes": "SCYX",
-    "patching": {"name": "stratified", "patch_size": [16, 16]},
-    "normalization": {"name": "mean_std"},
-    "batch_size": 4,
-    "seed": 3,
-}
 
 
 def write(folder: Path, content: Any, name: str = "run.yaml") -> Path:
