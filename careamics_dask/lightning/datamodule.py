@@ -306,6 +306,9 @@ class CareamicsDataModule(pl.LightningDataModule):
         """
         if stage != "fit":
             return
+        for loader in (self._train, self._val):
+            if loader is not None:
+                loader.close()
         self._train = self._val = None
         client, own = self.client, self._own_client
         self.client = self._own_client = None

@@ -110,6 +110,10 @@ class StreamLoader:
     Not a ``DataLoader``: the stream builds batches in parallel already (and
     Lightning adds no sampler to it). Lightning sees a sized, stateful iterable;
     the position lives in the data module's :meth:`CareamicsDataModule.state_dict`.
+    An epoch that follows the previous one goes on with the same stream iterator,
+    whose batches of the new epoch are in flight already; any other start (a
+    resumed position, a skipped epoch) restarts the stream there. :meth:`close`
+    cancels what is in flight.
 
     Parameters
     ----------
@@ -139,6 +143,10 @@ class StreamLoader:
         self._epoch = epoch
         self._start = start
         self.form = form
+        # the stream's iterator, kept from one epoch to the next: its batches of the
+        # next epoch are in flight already (and a cluster keeps the data it was sent)
+        self._running: Iterator[Batch] | None = None
+        self._next: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return self.stream.batches_per_epoch
@@ -146,25 +154,48 @@ class StreamLoader:
     def __iter__(self) -> Iterator[Any]:
         epoch = self._epoch()
         position = self._start(epoch)
-        self.stream.load_state_dict(
-            {**self.stream.state_dict(), "epoch": epoch, "batch": position}
-        )
-        return self._generate(position)
+        if self._running is None or self._next != (epoch, position):
+            self.close()
+            self.stream.load_state_dict(
+                {**self.stream.state_dict(), "epoch": epoch, "batch": position}
+            )
+            self._running = iter(self.stream)
+            self._next = (epoch, position)
+        return self._generate(epoch, position, self._running)
 
-    def _generate(self, position: int) -> Iterator[Any]:
+    def _generate(
+        self, epoch: int, position: int, batches: Iterator[Batch]
+    ) -> Iterator[Any]:
         last = self.stream.batches_per_epoch - 1
         if position > last:
             return
-        batches = iter(self.stream)
+        self._next = None  # this pass consumes the iterator now
+        finished = False
         try:
             for batch in batches:
-                yield self._convert(batch)
                 if batch.index == last:
+                    finished = True
+                    if epoch + 1 < self.stream.epochs:
+                        self._next = (epoch + 1, 0)  # the next epoch goes on from here
+                yield self._convert(batch)
+                if finished:
                     break
         finally:
-            close = getattr(batches, "close", None)
-            if callable(close):
-                close()  # cancels the batches still in flight
+            # a trainer may drop this pass after the last batch without ending it
+            if not finished or self._next is None:
+                self._stop(batches)
+
+    def _stop(self, batches: Iterator[Batch]) -> None:
+        if self._running is batches:
+            self._running = self._next = None
+        close = getattr(batches, "close", None)
+        if callable(close):
+            close()  # cancels the batches still in flight
+
+    def close(self) -> None:
+        """Stop the stream's iterator, cancelling the batches still in flight."""
+        if self._running is not None:
+            self._stop(self._running)
 
     def _convert(self, batch: Batch) -> Any:
         if self.form == "regions":

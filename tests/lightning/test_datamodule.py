@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,8 +15,14 @@ pytest.importorskip("lightning")
 
 from careamics_dask.config import DataConfig
 from careamics_dask.factory import TrainValData, create_dataset
-from careamics_dask.lightning import CareamicsDataModule
+from careamics_dask.feeding import BatchStream
+from careamics_dask.lightning import CareamicsDataModule, StreamLoader
 from tests.lightning.run_training import dataset_pair
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from careamics_dask.factory import Batch
 
 pytestmark = pytest.mark.torch
 
@@ -153,3 +160,41 @@ def test_prediction_reads_the_reference_regions() -> None:
     assert [tuple(b[0].data.shape) for b in batches] == [(2, 1, 16, 16), (1, 1, 16, 16)]
     assert module.predict_dataset is not None
     assert module.predict_dataset.normalization is dataset.normalizer
+
+
+class _CountingStream(BatchStream):
+    """A real stream that counts how often an iteration over it starts."""
+
+    starts = 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        type(self).starts += 1
+        return super().__iter__()
+
+
+def test_each_epoch_goes_on_with_the_same_stream_iterator() -> None:
+    """Lightning takes exactly len(loader) batches and drops the pass: the next epoch
+    continues the iterator (its batches are in flight already), with the batches a
+    fresh stream gives for that epoch; a skipped epoch restarts the stream there."""
+    train, _ = dataset_pair(5, 4)
+    epochs = iter([0, 0, 1, 2, 4])
+    stream = _CountingStream(train, epochs=10)
+    loader = StreamLoader(
+        stream, train, epoch=lambda: next(epochs), start=lambda e: 0, form="tensors"
+    )
+    iter(loader)  # a pass that never starts (Lightning checks the loader)
+    seen = []
+    for _ in range(4):
+        lightning_pass = iter(loader)
+        seen.append([next(lightning_pass) for _ in range(len(loader))])
+        del lightning_pass  # dropped, not exhausted
+    assert _CountingStream.starts == 2  # the first pass and the skip to epoch 4
+    fresh = BatchStream(train, epochs=10)
+    for epoch, got in zip([0, 1, 2, 4], seen, strict=True):
+        fresh.load_state_dict({**fresh.state_dict(), "epoch": epoch, "batch": 0})
+        expected = [b.input for _, b in zip(range(len(loader)), fresh, strict=False)]
+        assert len(got) == len(expected)
+        for tensor, array in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(tensor.numpy(), array)
+    loader.close()
+    assert loader._running is None
