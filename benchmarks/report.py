@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,7 @@ def note(name: str) -> str:
 
 def load(results: Path) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for name in (*PARTS, "scale_ltm", "run", "train"):
+    for name in (*PARTS, "scale_ltm", "run", "train", *TRAIN_EXTRA):
         path = results / f"{name}.json"
         if path.exists():
             with contextlib.suppress(json.JSONDecodeError):
@@ -283,29 +284,46 @@ def summary(data: dict[str, Any]) -> list[list[Any]]:
 TRAIN_COMMAND = ".venv-ref/bin/python benchmarks/bench_train.py"
 
 
+TRAIN_EXTRA = ("train-seeds3-8", "train-embedded")
+"""Later training runs: more seeds (both feeders), the embedded path alone."""
+
+
+def _train_runs(data: dict[str, Any], feeder: str) -> list[dict[str, Any]]:
+    """Every saved run of one feeder; the embedded path's latest file wins."""
+    names = ("train", *TRAIN_EXTRA)
+    if feeder == "careamics_dask embedded" and "train-embedded" in data:
+        names = ("train-embedded",)
+    saved = [r for n in names for r in data.get(n, {}).get("runs", [])]
+    return [r for r in saved if r["feeder"] == feeder]
+
+
 def train_summary(data: dict[str, Any]) -> list[list[Any]]:
     """Issue 20's rows: N2V quality next to CAREamics' feeding, the step's share."""
-    train = data.get("train", {}).get("summary")
-    if not train:
+    if not data.get("train", {}).get("summary"):
         return []
-    ours, ref = train["careamics_dask"], train["careamics"]
-    gap = train["psnr gap dB"]
+    runs = {
+        f: _train_runs(data, f)
+        for f in ("careamics", "careamics_dask", "careamics_dask embedded")
+    }
+    psnr = {f: statistics.median(r["psnr"] for r in runs[f]) for f in runs if runs[f]}
+    share = {f: statistics.median(r["share"] for r in runs[f]) for f in runs if runs[f]}
+    gap = psnr["careamics_dask"] - psnr["careamics"]
     rows = [
         goal_row(
             f"training: N2V median PSNR, our DataModule vs CAREamics' (dB, "
-            f"{ours['runs']} seeds)",
-            f"{ours['median psnr']:.2f}", f"{ref['median psnr']:.2f}", {},
+            f"{len(runs['careamics_dask'])} seeds)",
+            f"{psnr['careamics_dask']:.2f}", f"{psnr['careamics']:.2f}", {},
             f"{gap:+.2f} dB", "within 0.3 dB", abs(gap) <= 0.3, "",
         )
     ]  # fmt: skip
     paths = {"careamics_dask": "local threads", "careamics_dask embedded": "embedded"}
     for name, path in paths.items():
-        share = train[name]["median share"]
         rows.append(
             goal_row(
-                f"training: time in the training step ({path}, CPU UNet)",
-                f"{share * 100:.1f} %", f"{ref['median share'] * 100:.1f} %", {},
-                "", "≥ 95 %", share >= 0.95, "",
+                f"training: time in the training step ({path}, CPU UNet, "
+                f"{len(runs[name])} runs)",
+                f"{share[name] * 100:.1f} %", f"{share['careamics'] * 100:.1f} %",
+                {}, "", "≥ 95 %", share[name] >= 0.95, "",
             )
         )  # fmt: skip
     for row in rows:

@@ -9,7 +9,9 @@ synchronous ``_decode_sync`` (zarr's ``SupportsGetSync`` and ``SupportsSyncCodec
 capabilities), on the calling thread. It applies only where that is exact: an
 unsharded array read chunk by chunk, a store with synchronous reads, and codecs that
 all decode synchronously with no array-to-array codec (v3), or a C-ordered numeric
-v2 array. Everything else keeps reading through the region reader.
+v2 array. A sharded array in a local store is read by its inner chunks, each with
+one byte range (:class:`~careamics_dask.loaders._zarr_shards.ShardLayout`), whatever
+its Dask chunks are. Everything else keeps reading through the region reader.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from careamics_dask.cache import LRUCache
 from careamics_dask.errors import SourceReadError
 from careamics_dask.loaders._lazy import _bump_reads, format_region
+from careamics_dask.loaders._zarr_shards import ShardLayout
 from careamics_dask.loaders.capabilities import SupportsZarrArray
 
 if TYPE_CHECKING:
@@ -82,6 +85,15 @@ class ChunkDecoder:
         The array's store, which reads synchronously.
     decode : callable
         Turns a chunk's stored bytes into a flat NumPy array.
+    shards : ShardLayout, optional
+        The inner-chunk layout of a sharded array: chunks are then its inner
+        chunks.
+
+    Attributes
+    ----------
+    chunks : tuple of int
+        The chunk grid :meth:`read` indexes: the storage chunk, or the inner
+        chunk of a sharded array (finer than the reader's Dask chunks).
     """
 
     def __init__(
@@ -90,6 +102,7 @@ class ChunkDecoder:
         array: AnyArray,
         store: SupportsGetSync,
         decode: Callable[[Buffer], npt.NDArray[Any]],
+        shards: ShardLayout | None = None,
     ) -> None:
         from zarr.core.buffer import default_buffer_prototype
 
@@ -103,7 +116,9 @@ class ChunkDecoder:
         self._encode_key = array.metadata.encode_chunk_key
         self._decode = decode
         self._prototype = default_buffer_prototype()
-        self._chunk_shape = tuple(int(c) for c in array.chunks)
+        self._shards = shards
+        self._chunk_shape = tuple(int(c) for c in array.chunks)  # inner, if sharded
+        self.chunks = self._chunk_shape
         # index of the last chunk along each axis, where chunks may be cropped
         self._last = tuple(
             -(-s // c) - 1 for c, s in zip(self._chunk_shape, reader.shape, strict=True)
@@ -124,9 +139,9 @@ class ChunkDecoder:
         Returns
         -------
         ChunkDecoder or None
-            None for non-Zarr readers, sharded arrays, read units other than the
-            storage chunk, stores without synchronous reads, and codecs without
-            synchronous decoding.
+            None for non-Zarr readers, sharded arrays outside a local store, read
+            units other than the storage chunk (unsharded arrays), stores without
+            synchronous reads, and codecs without synchronous decoding.
         """
         try:
             array = zarr_array_of(reader)
@@ -149,7 +164,13 @@ class ChunkDecoder:
         store = array.store_path.store
         if not isinstance(store, SupportsGetSync):
             return None
-        if array.shards is not None or tuple(array.chunks) != reader.chunks:
+        if array.shards is not None:
+            root = _local_root(store)
+            shards = None if root is None else ShardLayout.for_array(array, root)
+            if shards is None:
+                return None
+            return cls(reader, array, store, _never_called, shards)
+        if tuple(array.chunks) != reader.chunks:
             return None
         decode = _sync_decoder(array)
         if decode is None:
@@ -178,12 +199,20 @@ class ChunkDecoder:
         reader = self.reader
         _bump_reads()
         try:
-            key = self._keys.get(index)
-            if key is None:
-                key = self._prefix + self._encode_key(index)
-                if len(self._keys) < _MAX_KEYS:
-                    self._keys[index] = key
-            full = self._read_full(key)
+            if self._shards is not None:
+                flat = self._shards.read(index)
+                full = (
+                    np.full(self._chunk_shape, self._fill, dtype=self._dtype)
+                    if flat is None
+                    else flat.reshape(self._chunk_shape)
+                )
+            else:
+                key = self._keys.get(index)
+                if key is None:
+                    key = self._prefix + self._encode_key(index)
+                    if len(self._keys) < _MAX_KEYS:
+                        self._keys[index] = key
+                full = self._read_full(key)
         except Exception as exc:
             region = tuple(
                 slice(i * c, min((i + 1) * c, s))
@@ -223,6 +252,11 @@ class ChunkDecoder:
         if stored is None:
             return np.full(self._chunk_shape, self._fill, dtype=self._dtype)
         return self._decode(stored).reshape(self._chunk_shape)
+
+
+def _never_called(stored: Buffer) -> npt.NDArray[Any]:
+    """Stand in for a sharded array's decoder: its layout decodes inner chunks."""
+    raise AssertionError("a sharded array's chunks are decoded by its ShardLayout")
 
 
 def _at_edge(index: int, last: int) -> bool:

@@ -79,6 +79,15 @@ class SupportsRegionRead(Protocol):
 class ChunkReader(Protocol):
     """Reads whole storage chunks of one array by their index in the chunk grid."""
 
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The chunk grid it reads by index.
+
+        The storage chunk, or a sharded array's inner chunk (finer than the
+        reader's own ``chunks``).
+        """
+        ...
+
     def read(self, index: tuple[int, ...]) -> npt.NDArray[Any]:
         """Return storage chunk ``index``, cropped to the array's bounds."""
         ...

@@ -94,7 +94,7 @@ def test_missing_chunk_is_fill_value(tmp_path: Path) -> None:
     "kwargs",
     [
         {"filters": TransposeCodec(order=(0, 2, 1))},
-        {"shards": (1, 32, 32)},
+        {"filters": TransposeCodec(order=(0, 2, 1)), "shards": (1, 32, 32)},
     ],
 )
 def test_falls_back_where_it_cannot_apply(

@@ -97,20 +97,30 @@ def box_reader_for(
     return by_setting[setting]
 
 
-def geometry_for(binding: ReaderBinding) -> Geometry:
+def geometry_for(
+    binding: ReaderBinding, chunks: tuple[int, ...] | None = None
+) -> Geometry:
     """Return the geometry of a binding, kept across batches in this process.
 
     Parameters
     ----------
     binding : ReaderBinding
         A stack's reader binding.
+    chunks : tuple of int, optional
+        The chunk grid reads use, where it is not the reader's (a chunk reader's
+        inner chunks of a sharded array).
 
     Returns
     -------
     Geometry
         Its geometry.
     """
-    geometry: Geometry = _kept(_geometries, binding, Geometry)
+    by_grid: dict[tuple[int, ...] | None, Geometry] = _kept(
+        _geometries, binding, lambda b: {}
+    )
+    geometry = by_grid.get(chunks)
+    if geometry is None:
+        geometry = by_grid[chunks] = Geometry(binding, chunks)
     return geometry
 
 
@@ -147,7 +157,9 @@ class BindingCaches:
     def _geometry(self, data_idx: int, binding: ReaderBinding) -> Geometry:
         geometry = self._geometries.get(data_idx)
         if geometry is None:
-            geometry = self._geometries[data_idx] = geometry_for(binding)
+            decoder = self._decoder(data_idx, binding)
+            grid = None if decoder is None else decoder.chunks
+            geometry = self._geometries[data_idx] = geometry_for(binding, grid)
         return geometry
 
     def _decoder(self, data_idx: int, binding: ReaderBinding) -> ChunkReader | None:

@@ -59,6 +59,8 @@ class Geometry:
     ----------
     binding : ReaderBinding
         The source's reader, axes and shape.
+    chunks : tuple of int, optional
+        The chunk grid reads use (default: the reader's chunks).
 
     Examples
     --------
@@ -83,10 +85,12 @@ class Geometry:
         "_t",
     )
 
-    def __init__(self, binding: ReaderBinding) -> None:
+    def __init__(
+        self, binding: ReaderBinding, chunks: tuple[int, ...] | None = None
+    ) -> None:
         axes = binding.axes
         self._shape = binding.shape
-        self._chunks = binding.reader.chunks
+        self._chunks = binding.reader.chunks if chunks is None else chunks
         spatial = [a for a in "ZYX" if a in axes]
         # per source axis: a sample axis letter, "C", or the index of a spatial axis
         self._roles: list[str | int] = [
