@@ -103,6 +103,11 @@ class BatchStream:
         batches come back through shared memory, not pickled through a pipe
         (scripts need an ``if __name__ == "__main__":`` guard, as for any spawned
         process). Threads start at once and share in-memory data.
+    local_workers : int, optional
+        Batches built at once without a cluster; default
+        ``careamics-dask.batching.local-workers``, else one per core (at most
+        ``prefetch``), or ``prefetch`` threads when a source is a remote store:
+        its reads wait on the network, so more batches in flight hide the latency.
     batches_per_task : int, optional
         On a cluster, consecutive batches one task builds; default
         ``careamics-dask.batching.batches-per-task``. A task's cost on the
@@ -136,6 +141,7 @@ class BatchStream:
         retries: int | None = None,
         chunk_aware: bool | str = False,
         local: str | None = None,
+        local_workers: int | None = None,
         batches_per_task: int | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
@@ -174,6 +180,8 @@ class BatchStream:
                 f"Local executor unknown: expected 'threads' or 'processes', got "
                 f"{self.local!r}."
             )
+        workers = get_option("batching.local-workers", local_workers)
+        self.local_workers = None if workers is None else max(1, int(workers))
         self.seed = int(dataset.seed)
         self.epoch = 0
         self.position = 0
@@ -207,7 +215,16 @@ class BatchStream:
         )
 
     def _local_workers(self) -> int:
+        if self.local_workers is not None:
+            return self.local_workers
+        if self.local == "threads" and self._over_network():
+            return self.prefetch  # reads wait on the network, not on the cores
         return max(1, min(self.prefetch, os.cpu_count() or 1))
+
+    def _over_network(self) -> bool:
+        plan = self._plan
+        stacks = (*getattr(plan, "inputs", ()), *(getattr(plan, "targets", ()) or ()))
+        return any(getattr(s, "over_network", False) for s in stacks)
 
     # --- order -------------------------------------------------------------------
 

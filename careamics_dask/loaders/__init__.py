@@ -35,6 +35,8 @@ from careamics_dask.loaders.capabilities import (
     SupportsRegionRead,
     box_reader_of,
     chunk_reader_of,
+    read_chunks_of,
+    reads_over_network,
 )
 from careamics_dask.loaders.loading import ImageStackLoading, Loading, ReadFuncLoading
 from careamics_dask.loaders.open import open_image, open_images, resolve_loader
@@ -77,8 +79,10 @@ __all__ = [
     "open_image",
     "open_images",
     "open_pair",
+    "read_chunks_of",
     "reader_binding",
     "reader_of",
+    "reads_over_network",
     "refresh_loaders",
     "resolve_loader",
     "validate_stack_pair",

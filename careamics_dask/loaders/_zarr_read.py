@@ -118,6 +118,8 @@ class ZarrRegionReader(_ZarrReads):
         The array's dtype.
     chunks : tuple of int
         The read unit (chunk or shard).
+    inner_chunks : tuple of int, optional
+        The inner chunk of a sharded array.
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class ZarrRegionReader(_ZarrReads):
         shape: tuple[int, ...],
         dtype: npt.DTypeLike,
         chunks: tuple[int, ...],
+        inner_chunks: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__(
             source=location.store,
@@ -137,6 +140,24 @@ class ZarrRegionReader(_ZarrReads):
         )
         self.location = location
         self.options_token = tokenize(location.storage_options)
+        self.inner_chunks = inner_chunks
+
+    @property
+    def over_network(self) -> bool:
+        """Whether the array lies in a remote store (its reads wait on the network)."""
+        return self.location.is_remote
+
+    @property
+    def read_chunks(self) -> tuple[int, ...] | None:
+        """The grid batches read by, where finer than ``chunks``.
+
+        The inner chunk of a sharded array in a remote store: zarr-python fetches
+        an inner chunk with byte-range requests, where a whole shard would be
+        fetched for each patch. None otherwise.
+        """
+        if self.inner_chunks is None or not self.over_network:
+            return None
+        return self.inner_chunks
 
     def open_zarr_array(self) -> AnyArray:
         """Return the array from this process's cache of open arrays."""

@@ -39,6 +39,8 @@ __all__ = [
     "box_reader_of",
     "check_backend",
     "chunk_reader_of",
+    "read_chunks_of",
+    "reads_over_network",
 ]
 
 Box = tuple[tuple[int, int] | list[int], ...]
@@ -134,6 +136,53 @@ class SupportsZarrArray(Protocol):
     def open_zarr_array(self) -> AnyArray:
         """Return the opened array (the same handle the reader's reads use)."""
         ...
+
+
+def read_chunks_of(reader: object) -> tuple[int, ...] | None:
+    """Return the grid a region reader is best read by, where finer than its chunks.
+
+    Parameters
+    ----------
+    reader : object
+        Any region reader.
+
+    Returns
+    -------
+    tuple of int or None
+        Its ``read_chunks`` (a remote sharded array's inner chunk), or None: read
+        it by its ``chunks``.
+
+    Examples
+    --------
+    >>> read_chunks_of(object()) is None
+    True
+    """
+    chunks = getattr(reader, "read_chunks", None)
+    return None if chunks is None else tuple(int(c) for c in chunks)
+
+
+def reads_over_network(reader: object) -> bool:
+    """Return whether a region reader's reads wait on the network (a remote store).
+
+    Such reads spend their time waiting, not computing: more of them may run at once
+    than there are cores.
+
+    Parameters
+    ----------
+    reader : object
+        Any region reader.
+
+    Returns
+    -------
+    bool
+        True for readers that say so with a true ``over_network`` attribute.
+
+    Examples
+    --------
+    >>> reads_over_network(object())
+    False
+    """
+    return bool(getattr(reader, "over_network", False))
 
 
 def check_backend(backend: str) -> None:

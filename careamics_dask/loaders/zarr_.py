@@ -426,7 +426,11 @@ def _build_stack(
     reader: RegionReader
     if image.reopen:
         reader = ZarrRegionReader(
-            location=location, shape=array.shape, dtype=array.dtype, chunks=chunks
+            location=location,
+            shape=array.shape,
+            dtype=array.dtype,
+            chunks=chunks,
+            inner_chunks=None if array.shards is None else tuple(array.chunks),
         )
     else:
         reader = ZarrObjectRegionReader(array, chunks=chunks)

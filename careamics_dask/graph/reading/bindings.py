@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from careamics_dask.cache import LRUCache
 from careamics_dask.graph.reading.geometry import Geometry
-from careamics_dask.loaders import box_reader_of, chunk_reader_of
+from careamics_dask.loaders import box_reader_of, chunk_reader_of, read_chunks_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -158,7 +158,7 @@ class BindingCaches:
         geometry = self._geometries.get(data_idx)
         if geometry is None:
             decoder = self._decoder(data_idx, binding)
-            grid = None if decoder is None else decoder.chunks
+            grid = read_chunks_of(binding.reader) if decoder is None else decoder.chunks
             geometry = self._geometries[data_idx] = geometry_for(binding, grid)
         return geometry
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from careamics_dask.loaders import reader_binding
+from careamics_dask.loaders import reader_binding, reads_over_network
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -81,6 +81,11 @@ class StackSource:
             binding=binding,
             data=None if binding is not None else stack.data,
         )
+
+    @property
+    def over_network(self) -> bool:
+        """Whether the stack is read from a remote store (reads wait on the network)."""
+        return self.binding is not None and reads_over_network(self.binding.reader)
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:

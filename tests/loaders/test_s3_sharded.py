@@ -1,0 +1,115 @@
+"""Sharded Zarr v3 on S3 and batches in flight over the network (issue 18).
+
+Random patches from a sharded store on a real S3 server (moto on 127.0.0.1, behind
+the recording proxy) fetch the inner chunks they need with byte-range requests, not
+whole shards, and give the local copy's batches; a stream over a remote store keeps
+``prefetch`` batches building at once, since its reads wait on the network.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+import zarr
+
+from careamics_dask.config import DataConfig
+from careamics_dask.factory import create_dataset
+from careamics_dask.feeding import BatchStream
+from careamics_dask.loaders import clear_handle_cache
+from careamics_dask.loaders.open import open_image
+from tests.loaders.s3_proxy import FaultProxy
+from tests.loaders.test_s3_zarr import S3Server
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytest.importorskip("s3fs")
+
+DATA = np.random.default_rng(1819).integers(0, 4000, (2, 128, 128), dtype=np.uint16)
+SHARD = 64 * 64 * 2  # bytes of one decoded 64 x 64 shard (inner chunks 16 x 16)
+
+
+@pytest.fixture
+def proxied() -> Iterator[tuple[S3Server, FaultProxy]]:
+    server = S3Server()
+    proxy = FaultProxy(server.endpoint)
+    clear_handle_cache()
+    yield server, proxy
+    proxy.stop()
+    server.stop()
+    clear_handle_cache()
+
+
+def _options(server: S3Server, proxy: FaultProxy) -> dict[str, Any]:
+    return {
+        **server.options,
+        "client_kwargs": {"endpoint_url": proxy.endpoint, "region_name": "us-east-1"},
+    }
+
+
+def _config() -> DataConfig:
+    return DataConfig(
+        mode="training", data_type="array", axes="SYX",
+        patching={"name": "random", "patch_size": [16, 16]},
+        normalization={"name": "none"}, augmentations=[], batch_size=4, seed=9,
+    )  # fmt: skip
+
+
+@pytest.mark.network
+def test_random_patches_fetch_inner_chunks_by_byte_range(
+    tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
+) -> None:
+    server, proxy = proxied
+    local = tmp_path / "s.zarr"
+    zarr.create_array(
+        store=str(local), name="a", data=DATA, shards=(1, 64, 64), chunks=(1, 16, 16),
+        compressors=None,
+    )  # fmt: skip
+    url = server.upload(local)
+    remote = open_image(f"{url}/a", "SYX", storage_options=_options(server, proxy))
+    assert remote.data.chunksize == (1, 1, 64, 64)  # Dask's chunk: the shard
+    datasets = [
+        create_dataset(_config(), stack, None)
+        for stack in (remote, open_image(local / "a", "SYX"))
+    ]
+    proxy.clear()
+    for index in range(4):
+        np.testing.assert_array_equal(
+            datasets[0].batch(index).input, datasets[1].batch(index).input
+        )
+    shard_gets = [r for r in proxy.matching() if r.method == "GET"]
+    assert shard_gets
+    assert all(r.range is not None for r in shard_gets)  # never a whole shard
+    # 4 batches of 4 patches of 16 x 16: at most 4 inner chunks per patch, each
+    # fetched with the shard's index: far fewer bytes than the shards they touch
+    assert len(shard_gets) <= 4 * 4 * 4 * 2
+
+
+@pytest.mark.network
+def test_a_stream_over_a_remote_store_builds_prefetch_batches_at_once(
+    tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
+) -> None:
+    server, proxy = proxied
+    zarr.create_array(store=str(tmp_path / "p.zarr"), data=DATA, chunks=(1, 32, 32))
+    url = server.upload(tmp_path / "p.zarr")
+    remote = open_image(url, "SYX", storage_options=_options(server, proxy))
+    local = open_image(tmp_path / "p.zarr", "SYX")
+    streams = [
+        BatchStream(create_dataset(_config(), stack, None), prefetch=6)
+        for stack in (remote, local)
+    ]
+    assert streams[0].path == "local threads: 6"  # reads wait on the network
+    assert streams[1].path == f"local threads: {min(6, _cores())}"
+    for got, expected in zip(*streams, strict=True):
+        np.testing.assert_array_equal(got.input, expected.input)
+    pinned = BatchStream(create_dataset(_config(), remote, None), local_workers=3)
+    assert pinned.path == "local threads: 3"
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
