@@ -223,25 +223,34 @@ class S3:
 
 
 def s3_specs(
-    paths: dict[str, Path], url: str, options: dict[str, Any], threads: list[int]
-) -> list[dict[str, Any]]:
+    paths: dict[str, Path], urls: dict[str, str], options: dict[str, Any],
+    threads: list[int],
+) -> list[dict[str, Any]]:  # fmt: skip
     specs: list[dict[str, Any]] = []
     common = {"case": "s3", "backend": "zarr"}
     for order in (False, "draw"):
-        local = str(paths["plain"] / ARRAY)
-        specs.append({**common, "store": "local", "order": order, "url": local})
-        specs[-1]["threads"] = 4
-        specs.extend(
-            {
-                **common,
-                "store": "s3",
-                "order": order,
-                "url": f"{url}/{ARRAY}",
-                "threads": n,
-                "storage_options": options,
-            }
-            for n in threads
-        )
+        for name in ("plain", "sharded"):
+            local = str(paths[name] / ARRAY)
+            specs.append(
+                {
+                    **common,
+                    "store": f"local {name}",
+                    "order": order,
+                    "url": local,
+                    "threads": 4,
+                }
+            )
+            specs.extend(
+                {
+                    **common,
+                    "store": f"s3 {name}",
+                    "order": order,
+                    "url": f"{urls[name]}/{ARRAY}",
+                    "threads": n,
+                    "storage_options": options,
+                }
+                for n in threads
+            )
     return specs
 
 
@@ -254,15 +263,16 @@ def report(rows: list[dict[str, Any]]) -> None:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row.get(k) for k in keys), []).append(row)
-    columns = ["patches/s", "ms/batch", "cpu ms/batch", "GETs/batch"]
+    columns = ["patches/s", "ms/batch", "cpu ms/batch", "GETs/batch", "server cpu"]
     print("| " + " | ".join(keys + columns) + " |")
-    print("|" + "---|" * (len(keys) + 4))
+    print("|" + "---|" * (len(keys) + len(columns)))
     for key, mine in groups.items():
         best = max(mine, key=lambda r: r["patches/s"])
-        gets = best.get("GETs/batch")
+        gets, server = best.get("GETs/batch"), best.get("server cpu ms/batch")
         cells = [str(v) for v in key]
         cells += [f"{best['patches/s']:.0f}", f"{best['ms/batch']:.1f}"]
         cells += [f"{best['cpu ms/batch']:.1f}", "" if gets is None else f"{gets:.1f}"]
+        cells += ["" if server is None else f"{server:.1f}"]
         print("| " + " | ".join(cells) + " |")
 
 
@@ -282,15 +292,20 @@ def main() -> None:
             specs += sharding_specs(paths)
         if args.case in ("s3", "all"):
             s3 = S3(args.latency_ms / 1e3)
-            url = s3.upload(paths["plain"])
-            specs += s3_specs(paths, url, s3.options, args.read_threads)
+            urls = {name: s3.upload(path) for name, path in paths.items()}
+            specs += s3_specs(paths, urls, s3.options, args.read_threads)
         for round_ in range(args.repeats):
             for spec in specs if round_ % 2 == 0 else specs[::-1]:
                 before = len(s3.proxy.matching()) if s3 is not None else 0
+                server_cpu = time.process_time()  # moto and the proxy, in here
                 row = run_one(spec, argv)
-                if s3 is not None and spec["store"] == "s3":
+                if s3 is not None and spec["store"].startswith("s3"):
+                    pulled = args.batches + args.warmup
                     gets = len(s3.proxy.matching()) - before
-                    row["GETs/batch"] = gets / (args.batches + args.warmup)
+                    row["GETs/batch"] = gets / pulled
+                    row["server cpu ms/batch"] = (
+                        (time.process_time() - server_cpu) / pulled * 1e3
+                    )
                 row["round"] = round_
                 rows.append(row)
                 print(json.dumps(row), flush=True)

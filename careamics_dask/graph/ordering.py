@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from careamics_dask.loaders import read_chunks_of
 from careamics_dask.patching import PatchTable, epoch_rng
 from careamics_dask.patching.random import count_grid_patches
 
@@ -70,7 +71,8 @@ def canonical_chunks(source: StackSource) -> tuple[int, ...]:
     Returns
     -------
     tuple of int
-        From the region reader's storage chunks when the stack has one (``S`` and
+        From the region reader's storage chunks (the inner chunks of a sharded
+        array: what a batch reads) when the stack has one (``S`` and
         ``T`` chunks merged as the canonical ``S`` axis merges them), else from the
         Dask chunks, else the whole stack (NumPy data: one "chunk").
 
@@ -89,7 +91,8 @@ def canonical_chunks(source: StackSource) -> tuple[int, ...]:
             return tuple(source.shape)
         return tuple(int(c) for c in chunksize)
     sizes = dict(zip(binding.axes, binding.shape, strict=True))
-    chunks = dict(zip(binding.axes, binding.reader.chunks, strict=True))
+    grid = read_chunks_of(binding.reader) or binding.reader.chunks  # inner chunks
+    chunks = dict(zip(binding.axes, grid, strict=True))
     if "S" in chunks and "T" in chunks:
         # merged index s * T + t: whole T chunks make runs of chunks["S"] * T samples
         sample = chunks["T"] if chunks["T"] < sizes["T"] else chunks["S"] * sizes["T"]

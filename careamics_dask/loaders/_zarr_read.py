@@ -151,12 +151,11 @@ class ZarrRegionReader(_ZarrReads):
     def read_chunks(self) -> tuple[int, ...] | None:
         """The grid batches read by, where finer than ``chunks``.
 
-        The inner chunk of a sharded array in a remote store: zarr-python fetches
-        an inner chunk with byte-range requests, where a whole shard would be
-        fetched for each patch. None otherwise.
+        The inner chunk of a sharded array: an inner chunk is read with byte
+        ranges of its shard (zarr-python's partial reads, or this package's
+        shard layout), where a whole shard would be read and decoded for each
+        patch. None otherwise.
         """
-        if self.inner_chunks is None or not self.over_network:
-            return None
         return self.inner_chunks
 
     def open_zarr_array(self) -> AnyArray:
