@@ -162,14 +162,20 @@ class ChunkDecoder:
         from zarr.abc.store import SupportsGetSync
 
         store = array.store_path.store
-        if not isinstance(store, SupportsGetSync):
-            return None
         if array.shards is not None:
+            # local files read directly; a remote store through its own requests
             root = _local_root(store)
-            shards = None if root is None else ShardLayout.for_array(array, root)
+            remote = bool(getattr(reader, "over_network", False))
+            if root is None and not remote:
+                return None
+            shards = ShardLayout.for_array(array, root)
             if shards is None:
                 return None
-            return cls(reader, array, store, _never_called, shards)
+            return cls(
+                reader, array, cast("SupportsGetSync", store), _never_called, shards
+            )
+        if not isinstance(store, SupportsGetSync):
+            return None
         if tuple(array.chunks) != reader.chunks:
             return None
         decode = _sync_decoder(array)
@@ -219,11 +225,19 @@ class ChunkDecoder:
                 for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
             )
             text = format_region(region)
+            fix = (
+                "check that the server is reachable; for slow or throttling servers "
+                "raise the retries and timeouts through storage_options, e.g. for "
+                "s3:// {'config_kwargs': {'retries': {'max_attempts': 10, 'mode': "
+                "'adaptive'}, 'read_timeout': 120}}."
+                if getattr(reader, "over_network", False)
+                else "check the source with the library that wrote it, or "
+                "regenerate it."
+            )
             raise SourceReadError(
                 f"Failed to read region {text} of {reader.describe()}: "
                 f"{type(exc).__name__}: {exc}. The data may be corrupt, truncated "
-                "or no longer reachable; check the source with the library that "
-                "wrote it, or regenerate it.",
+                f"or no longer reachable; {fix}",
                 source=reader.source,
                 array=reader.array,
                 region=text,

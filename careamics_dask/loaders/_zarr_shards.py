@@ -1,11 +1,12 @@
-"""Inner chunks of sharded Zarr v3 arrays on local disk, one byte range each.
+"""Inner chunks of sharded Zarr v3 arrays, one byte range each.
 
 A shard holds many inner chunks and an index of where each lies (``offset,
 nbytes`` pairs, at the shard's end or start, usually with a CRC32C checksum). A
 patch needs a few inner chunks, not its whole shard: a :class:`ShardLayout` reads a
 shard's index once (kept per process) and then each wanted inner chunk with one
-positioned read, decoded on the calling thread by the inner codecs' synchronous
-decoders. It applies where that is exact: a plain local store, a sharding codec
+positioned read (local files) or one byte-range request (remote stores, through
+the store zarr opened), decoded on the calling thread by the inner codecs'
+synchronous decoders. It applies where that is exact: a sharding codec
 that is the array's only array-to-bytes step (no array-to-array codec before it),
 inner codecs ``bytes`` plus bytes-to-bytes codecs that decode synchronously, and an
 index encoded as ``bytes`` (little-endian) with an optional ``crc32c``. Anything
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import threading
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -45,8 +47,8 @@ class ShardLayout:
 
     Parameters
     ----------
-    root : str
-        The local store's root, ending with a separator.
+    reads : LocalBytes or StoreBytes
+        Reads byte ranges of the shards.
     array : zarr.Array
         The opened sharded array.
     sharding : zarr.codecs.ShardingCodec
@@ -59,14 +61,14 @@ class ShardLayout:
 
     def __init__(
         self,
-        root: str,
+        reads: LocalBytes | StoreBytes,
         array: AnyArray,
         sharding: ShardingCodec,
         decode: Callable[[bytes], npt.NDArray[Any]],
         *,
         checksum: bool,
     ) -> None:
-        self._root = root
+        self._reads = reads
         self._prefix = f"{array.store_path.path}/" if array.store_path.path else ""
         self._encode_key = array.metadata.encode_chunk_key
         self.chunks = tuple(int(c) for c in sharding.chunk_shape)
@@ -82,17 +84,21 @@ class ShardLayout:
         self._indexes: LRUCache[str, npt.NDArray[np.uint64] | None] = LRUCache(
             _MAX_INDEXES
         )
+        # one fetch per shard index, even when threads want it at once
+        self._fetching: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     @classmethod
-    def for_array(cls, array: AnyArray, root: str) -> ShardLayout | None:
-        """Return the layout of a sharded array in a local store, or None.
+    def for_array(cls, array: AnyArray, root: str | None) -> ShardLayout | None:
+        """Return the layout of a sharded array, or None.
 
         Parameters
         ----------
         array : zarr.Array
             An opened array.
-        root : str
-            The local store's root, ending with a separator.
+        root : str or None
+            The local store's root, ending with a separator; None: read through
+            the array's own store (remote).
 
         Returns
         -------
@@ -118,7 +124,10 @@ class ShardLayout:
         decode = _inner_decoder(array, sharding)
         if decode is None:
             return None
-        return cls(root, array, sharding, decode, checksum=checksum)
+        reads: LocalBytes | StoreBytes = (
+            StoreBytes(array.store_path.store) if root is None else LocalBytes(root)
+        )
+        return cls(reads, array, sharding, decode, checksum=checksum)
 
     def read(self, index: tuple[int, ...]) -> npt.NDArray[Any] | None:
         """Return inner chunk ``index`` (of the inner-chunk grid) as flat pixels.
@@ -141,7 +150,7 @@ class ShardLayout:
         """
         shard = tuple(i // n for i, n in zip(index, self._per_shard, strict=True))
         inner = tuple(i % n for i, n in zip(index, self._per_shard, strict=True))
-        path = self._root + self._prefix + self._encode_key(shard)
+        path = self._prefix + self._encode_key(shard)
         offsets = self._index(path)
         if offsets is None:
             return None
@@ -149,8 +158,7 @@ class ShardLayout:
         offset, nbytes = offsets[slot]
         if offset == _MISSING and nbytes == _MISSING:
             return None
-        with open(path, "rb", buffering=0) as file:
-            data = os.pread(file.fileno(), int(nbytes), int(offset))
+        data = self._reads.range(path, int(offset), int(nbytes))
         if len(data) != int(nbytes):
             raise ValueError(
                 f"inner chunk {inner} of shard {path} is truncated: expected "
@@ -162,19 +170,27 @@ class ShardLayout:
         """Return a shard's ``(offset, nbytes)`` per inner chunk; None if missing."""
         if path in self._indexes:
             return self._indexes.get(path)
-        try:
-            with open(path, "rb", buffering=0) as file:
-                size = os.fstat(file.fileno()).st_size
-                start = size - self._index_bytes if self._at_end else 0
-                if start < 0:
-                    raise ValueError(
-                        f"shard {path} is truncated: {size} bytes, shorter than its "
-                        f"index of {self._index_bytes} bytes"
-                    )
-                raw = os.pread(file.fileno(), self._index_bytes, start)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        with self._guard:
+            lock = self._fetching.setdefault(path, threading.Lock())
+        with lock:
+            if path in self._indexes:  # another thread fetched it meanwhile
+                return self._indexes.get(path)
+            try:
+                return self._fetch_index(path)
+            finally:
+                with self._guard:
+                    self._fetching.pop(path, None)
+
+    def _fetch_index(self, path: str) -> npt.NDArray[np.uint64] | None:
+        raw = self._reads.index(path, self._index_bytes, at_end=self._at_end)
+        if raw is None:
             self._indexes.replace(path, None)
             return None
+        if len(raw) != self._index_bytes:
+            raise ValueError(
+                f"shard {path} is truncated: its index of {self._index_bytes} bytes "
+                f"has {len(raw)}"
+            )
         if self._checksum:
             import google_crc32c  # zarr's own checksum library
 
@@ -185,6 +201,72 @@ class ShardLayout:
         offsets = np.frombuffer(raw, dtype="<u8").reshape(self._n_inner, 2)
         self._indexes.replace(path, offsets)
         return offsets
+
+
+class LocalBytes:
+    """Byte ranges of shard files in a local store (positioned reads).
+
+    Parameters
+    ----------
+    root : str
+        The store's root, ending with a separator.
+    """
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+
+    def index(self, key: str, nbytes: int, *, at_end: bool) -> bytes | None:
+        """Return a shard's index bytes (its last or first ``nbytes``), or None."""
+        try:
+            with open(self._root + key, "rb", buffering=0) as file:
+                size = os.fstat(file.fileno()).st_size
+                start = max(0, size - nbytes) if at_end else 0
+                return os.pread(file.fileno(), nbytes, start)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def range(self, key: str, offset: int, nbytes: int) -> bytes:
+        """Return ``nbytes`` of a shard from ``offset``."""
+        with open(self._root + key, "rb", buffering=0) as file:
+            return os.pread(file.fileno(), nbytes, offset)
+
+
+class StoreBytes:
+    """Byte ranges of shards through a zarr store (remote: one request each).
+
+    Parameters
+    ----------
+    store : zarr.abc.store.Store
+        The array's store.
+    """
+
+    def __init__(self, store: Any) -> None:
+        from zarr.core.buffer import default_buffer_prototype
+
+        self._store = store
+        self._prototype = default_buffer_prototype()
+
+    def _get(self, key: str, byte_range: Any) -> bytes | None:
+        from zarr.core.sync import sync
+
+        found = sync(self._store.get(key, self._prototype, byte_range=byte_range))
+        return None if found is None else found.to_bytes()
+
+    def index(self, key: str, nbytes: int, *, at_end: bool) -> bytes | None:
+        """Return a shard's index bytes (its last or first ``nbytes``), or None."""
+        from zarr.abc.store import RangeByteRequest, SuffixByteRequest
+
+        wanted = SuffixByteRequest(nbytes) if at_end else RangeByteRequest(0, nbytes)
+        return self._get(key, wanted)
+
+    def range(self, key: str, offset: int, nbytes: int) -> bytes:
+        """Return ``nbytes`` of a shard from ``offset``."""
+        from zarr.abc.store import RangeByteRequest
+
+        data = self._get(key, RangeByteRequest(offset, offset + nbytes))
+        if data is None:
+            raise FileNotFoundError(f"shard {key} is gone from the store")
+        return data
 
 
 def _inner_decoder(

@@ -54,13 +54,18 @@ class ChunkReads(BindingCaches):
             has_decoder = (
                 binding is not None and self._decoder(key[0], binding) is not None
             )
-            (decoded if has_decoder else threaded).append(key)
+            # decoders of remote arrays wait on the network: on threads too
+            remote = has_decoder and self.sources[key[0]].over_network
+            (decoded if has_decoder and not remote else threaded).append(key)
         for key in decoded:
             decoder = self._decoders[key[0]]
             if decoder is not None:  # always, by construction
                 self._chunks[key] = decoder.read(key[1])
 
         def read(key: ChunkKey) -> npt.NDArray[Any]:
+            decoder = self._decoders.get(key[0])
+            if decoder is not None:
+                return decoder.read(key[1])
             reader, region = wanted[key]
             return reader[region]
 
