@@ -251,7 +251,26 @@ def s3_specs(
                 }
                 for n in threads
             )
+            if obstore_available():  # the same store through obstore, not s3fs
+                specs.append(
+                    {
+                        **common,
+                        "store": f"s3 {name} (obstore)",
+                        "order": order,
+                        "url": f"{urls[name]}/{ARRAY}",
+                        "threads": threads[0],
+                        "storage_options": {**options, "zarr_store": "obstore"},
+                    }
+                )
     return specs
+
+
+def obstore_available() -> bool:
+    try:
+        import obstore  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def machine() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse, urlunparse
 from urllib.request import url2pathname
 
@@ -25,6 +25,7 @@ from careamics_dask.errors import (
     SourceNotFoundError,
     UnsupportedSourceError,
 )
+from careamics_dask.loaders._obstore import STORE_OPTION, obstore_s3, wants_obstore
 from careamics_dask.loaders.sources import is_uri
 
 if TYPE_CHECKING:
@@ -186,6 +187,9 @@ def open_zarr_store(location: ZarrLocation) -> Store:
         return LocalStore(location.store, read_only=True)
     options = dict(location.storage_options or {})
     scheme = urlparse(location.store).scheme
+    if wants_obstore(options, location.store):
+        return cast("Store", obstore_s3(location.store, options))
+    options.pop(STORE_OPTION, None)
     try:
         if scheme in ("http", "https"):
             client_kwargs = dict(options.get("client_kwargs") or {})
@@ -263,17 +267,9 @@ def open_node(location: ZarrLocation) -> AnyArray | zarr.Group:
         ) from None
     except CareamicsDaskError:
         raise
-    except PermissionError as exc:
-        if not location.is_remote:
-            raise
-        raise SourceNotFoundError(
-            f"Access denied to the Zarr store at {location.describe()!r}: {exc}. "
-            "Check the credentials: pass them as storage_options (for s3:// "
-            "{'key': ..., 'secret': ...}, or 'profile'; 'anon': True for public "
-            "buckets) or set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
-            source=location.describe(),
-        ) from exc
     except Exception as exc:
+        if location.is_remote and _denied(exc):
+            raise _access_denied(location, exc) from exc
         if location.is_remote:
             raise SourceNotFoundError(
                 f"Could not reach the Zarr store at {location.describe()!r}: "
@@ -286,6 +282,23 @@ def open_node(location: ZarrLocation) -> AnyArray | zarr.Group:
             f" {exc}. Check the store with the library that wrote it.",
             source=location.describe(),
         ) from exc
+
+
+def _access_denied(location: ZarrLocation, exc: Exception) -> SourceNotFoundError:
+    """Return the error of a store that refused the credentials."""
+    return SourceNotFoundError(
+        f"Access denied to the Zarr store at {location.describe()!r}: {exc}. "
+        "Check the credentials: pass them as storage_options (for s3:// "
+        "{'key': ..., 'secret': ...}, or 'profile'; 'anon': True for public "
+        "buckets) or set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
+        source=location.describe(),
+    )
+
+
+def _denied(exc: Exception) -> bool:
+    """Whether an error means the credentials were refused (fsspec or obstore)."""
+    names = ("PermissionDeniedError", "UnauthenticatedError")
+    return isinstance(exc, PermissionError) or type(exc).__name__ in names
 
 
 def _check_local_store(root: Path) -> None:
@@ -321,7 +334,9 @@ def _missing_bucket(location: ZarrLocation) -> str | None:
     try:
         import fsspec
 
-        fs = fsspec.filesystem(parsed.scheme, **(location.storage_options or {}))
+        options = dict(location.storage_options or {})
+        options.pop(STORE_OPTION, None)
+        fs = fsspec.filesystem(parsed.scheme, **options)
         return None if fs.exists(parsed.netloc) else parsed.netloc
     except Exception:  # cannot tell: keep the general message
         return None

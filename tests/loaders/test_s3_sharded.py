@@ -63,7 +63,7 @@ def test_random_patches_fetch_inner_chunks_by_byte_range(
     tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
 ) -> None:
     server, proxy = proxied
-    local = tmp_path / "s.zarr"
+    local = tmp_path / "remote-sharded.zarr"
     zarr.create_array(
         store=str(local), name="a", data=DATA, shards=(1, 64, 64), chunks=(1, 16, 16),
         compressors=None,
@@ -95,10 +95,12 @@ def test_a_stream_over_a_remote_store_builds_prefetch_batches_at_once(
     tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
 ) -> None:
     server, proxy = proxied
-    zarr.create_array(store=str(tmp_path / "p.zarr"), data=DATA, chunks=(1, 32, 32))
-    url = server.upload(tmp_path / "p.zarr")
+    zarr.create_array(
+        store=str(tmp_path / "remote-plain.zarr"), data=DATA, chunks=(1, 32, 32)
+    )
+    url = server.upload(tmp_path / "remote-plain.zarr")
     remote = open_image(url, "SYX", storage_options=_options(server, proxy))
-    local = open_image(tmp_path / "p.zarr", "SYX")
+    local = open_image(tmp_path / "remote-plain.zarr", "SYX")
     streams = [
         BatchStream(create_dataset(_config(), stack, None), prefetch=6)
         for stack in (remote, local)
