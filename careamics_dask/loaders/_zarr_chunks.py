@@ -25,18 +25,20 @@ import numpy as np
 from careamics_dask.cache import LRUCache
 from careamics_dask.errors import SourceReadError
 from careamics_dask.loaders._lazy import _bump_reads, format_region
+from careamics_dask.loaders._zarr_codecs import raw_decoder, sync_decoder
 from careamics_dask.loaders._zarr_shards import ShardLayout
 from careamics_dask.loaders.capabilities import SupportsZarrArray
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import numpy.typing as npt
     from zarr.abc.store import SupportsGetSync
-    from zarr.core.buffer import Buffer, NDBuffer
+    from zarr.core.buffer import Buffer
     from zarr.types import AnyArray
 
     from careamics_dask.loaders._lazy import RegionReader
+    from careamics_dask.loaders.capabilities import Runner
 
 __all__ = ["ChunkDecoder", "zarr_array_of"]
 
@@ -111,7 +113,7 @@ class ChunkDecoder:
         self._prefix = f"{array.store_path.path}/" if array.store_path.path else ""
         self._root = _local_root(store)
         # local files of a plain zstd (or uncompressed) v3 array: bytes in, pixels out
-        self._raw = _raw_decoder(array) if self._root is not None else None
+        self._raw = raw_decoder(array) if self._root is not None else None
         self._keys: dict[tuple[int, ...], str] = {}
         self._encode_key = array.metadata.encode_chunk_key
         self._decode = decode
@@ -178,7 +180,7 @@ class ChunkDecoder:
             return None
         if tuple(array.chunks) != reader.chunks:
             return None
-        decode = _sync_decoder(array)
+        decode = sync_decoder(array)
         if decode is None:
             return None
         return cls(reader, array, store, decode)
@@ -202,50 +204,102 @@ class ChunkDecoder:
             When the chunk cannot be read or decoded, naming the source, the array
             and the region.
         """
-        reader = self.reader
         _bump_reads()
         try:
             if self._shards is not None:
-                flat = self._shards.read(index)
-                full = (
-                    np.full(self._chunk_shape, self._fill, dtype=self._dtype)
-                    if flat is None
-                    else flat.reshape(self._chunk_shape)
-                )
+                full = self._inner(self._shards.read(index))
             else:
-                key = self._keys.get(index)
-                if key is None:
-                    key = self._prefix + self._encode_key(index)
-                    if len(self._keys) < _MAX_KEYS:
-                        self._keys[index] = key
-                full = self._read_full(key)
+                full = self._read_full(self._key(index))
         except Exception as exc:
-            region = tuple(
-                slice(i * c, min((i + 1) * c, s))
-                for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
-            )
-            text = format_region(region)
-            fix = (
-                "check that the server is reachable; for slow or throttling servers "
-                "raise the retries and timeouts through storage_options, e.g. for "
-                "s3:// {'config_kwargs': {'retries': {'max_attempts': 10, 'mode': "
-                "'adaptive'}, 'read_timeout': 120}}."
-                if getattr(reader, "over_network", False)
-                else "check the source with the library that wrote it, or "
-                "regenerate it."
-            )
-            raise SourceReadError(
-                f"Failed to read region {text} of {reader.describe()}: "
-                f"{type(exc).__name__}: {exc}. The data may be corrupt, truncated "
-                f"or no longer reachable; {fix}",
-                source=reader.source,
-                array=reader.array,
-                region=text,
-            ) from exc
+            raise self._failed(index, exc) from exc
+        return self._finish(index, full)
+
+    def read_many(
+        self, indexes: Sequence[tuple[int, ...]], run: Runner
+    ) -> list[npt.NDArray[Any]]:
+        """Return several chunks; a sharded array's neighbours in one request each.
+
+        Parameters
+        ----------
+        indexes : sequence of tuple of int
+            Chunks, by their position in the chunk grid.
+        run : callable
+            ``run(function, items)`` applies ``function`` to each item and returns
+            the results in order, on threads where the caller has them.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The chunks' pixels, in order, as :meth:`read` returns them.
+
+        Raises
+        ------
+        SourceReadError
+            When a chunk cannot be read or decoded (naming the first of the
+            chunks asked for, for a shard's index).
+        """
+        if self._shards is None or len(indexes) <= 1:
+            return run(self.read, indexes)
+        for _ in indexes:
+            _bump_reads()
+        try:
+            flats = self._shards.read_many(indexes, run)
+        except Exception as exc:
+            raise self._failed(indexes[0], exc) from exc
+        return [
+            self._finish(index, self._inner(flat))
+            for index, flat in zip(indexes, flats, strict=True)
+        ]
+
+    def _key(self, index: tuple[int, ...]) -> str:
+        key = self._keys.get(index)
+        if key is None:
+            key = self._prefix + self._encode_key(index)
+            if len(self._keys) < _MAX_KEYS:
+                self._keys[index] = key
+        return key
+
+    def _inner(self, flat: npt.NDArray[Any] | None) -> npt.NDArray[Any]:
+        """Shape an inner chunk's flat pixels (None: the fill value)."""
+        if flat is None:
+            return np.full(self._chunk_shape, self._fill, dtype=self._dtype)
+        return flat.reshape(self._chunk_shape)
+
+    def _failed(self, index: tuple[int, ...], exc: Exception) -> SourceReadError:
+        """Return the error of a chunk that could not be read, naming the fix."""
+        reader = self.reader
+        region = tuple(
+            slice(i * c, min((i + 1) * c, s))
+            for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
+        )
+        text = format_region(region)
+        fix = (
+            "check that the server is reachable; for slow or throttling servers "
+            "raise the retries and timeouts through storage_options, e.g. for "
+            "s3:// {'config_kwargs': {'retries': {'max_attempts': 10, 'mode': "
+            "'adaptive'}, 'read_timeout': 120}}."
+            if getattr(reader, "over_network", False)
+            else "check the source with the library that wrote it, or regenerate it."
+        )
+        return SourceReadError(
+            f"Failed to read region {text} of {reader.describe()}: "
+            f"{type(exc).__name__}: {exc}. The data may be corrupt, truncated "
+            f"or no longer reachable; {fix}",
+            source=reader.source,
+            array=reader.array,
+            region=text,
+        )
+
+    def _finish(
+        self, index: tuple[int, ...], full: npt.NDArray[Any]
+    ) -> npt.NDArray[Any]:
+        """Crop a chunk at the array's edge and give it the reader's dtype."""
         if any(map(_at_edge, index, self._last)):  # the array's last chunks
             crop = tuple(
                 slice(0, min(c, s - i * c))
-                for i, c, s in zip(index, self._chunk_shape, reader.shape, strict=True)
+                for i, c, s in zip(
+                    index, self._chunk_shape, self.reader.shape, strict=True
+                )
             )
             full = full[crop]
         return full if full.dtype == self._dtype else full.astype(self._dtype)
@@ -298,87 +352,3 @@ def _read_local_bytes(path: str) -> bytes | None:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     return data
-
-
-def _raw_decoder(array: AnyArray) -> Callable[[bytes], npt.NDArray[Any]] | None:
-    """Return ``file bytes -> flat pixels`` for the commonest v3 codecs, or None.
-
-    ``bytes`` (any byte order) optionally followed by ``zstd``: the same
-    numcodecs call zarr makes, without zarr's buffer objects around it.
-    """
-    from zarr.codecs import BytesCodec, ZstdCodec
-    from zarr.core.codec_pipeline import BatchedCodecPipeline
-
-    if array.metadata.zarr_format != 3:
-        return None
-    pipeline = array._async_array.codec_pipeline
-    if not isinstance(pipeline, BatchedCodecPipeline) or pipeline.array_array_codecs:
-        return None
-    codec = pipeline.array_bytes_codec
-    compressors = pipeline.bytes_bytes_codecs
-    if not isinstance(codec, BytesCodec) or len(compressors) > 1:
-        return None
-    if compressors and not isinstance(compressors[0], ZstdCodec):
-        return None
-    dtype = np.dtype(array.dtype)
-    if codec.endian is not None and dtype.itemsize > 1:
-        dtype = dtype.newbyteorder("<" if codec.endian.value == "little" else ">")
-    native = np.dtype(array.dtype)
-    zstd = cast("ZstdCodec", compressors[0])._zstd_codec if compressors else None
-
-    def decode(data: bytes) -> npt.NDArray[Any]:
-        raw = zstd.decode(data) if zstd is not None else data
-        pixels = np.frombuffer(raw, dtype=dtype)
-        return pixels if pixels.dtype == native else pixels.astype(native)
-
-    return decode
-
-
-def _sync_decoder(array: AnyArray) -> Callable[[Buffer], npt.NDArray[Any]] | None:
-    """Return ``stored buffer -> flat ndarray`` for the array's codecs, or None."""
-    from zarr.abc.codec import SupportsSyncCodec
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.codec_pipeline import BatchedCodecPipeline
-
-    if array.metadata.zarr_format == 2:
-        return _v2_decoder(array)
-    pipeline = array._async_array.codec_pipeline
-    if not isinstance(pipeline, BatchedCodecPipeline) or pipeline.array_array_codecs:
-        return None
-    codecs = [*pipeline.bytes_bytes_codecs[::-1], pipeline.array_bytes_codec]
-    sync_codecs = [codec for codec in codecs if isinstance(codec, SupportsSyncCodec)]
-    if len(sync_codecs) != len(codecs):
-        return None
-    spec = array.metadata.get_chunk_spec(
-        (0,) * array.ndim, array._async_array.config, default_buffer_prototype()
-    )
-
-    def decode(stored: Buffer) -> npt.NDArray[Any]:
-        data: Buffer | NDBuffer = stored
-        for codec in sync_codecs:
-            data = codec._decode_sync(data, spec)
-        return np.asarray(data.as_numpy_array())
-
-    return decode
-
-
-def _v2_decoder(array: AnyArray) -> Callable[[Buffer], npt.NDArray[Any]] | None:
-    """Return the decoder of a C-ordered numeric Zarr v2 array, or None."""
-    metadata = array.metadata
-    dtype = np.dtype(array.dtype)
-    if getattr(metadata, "order", "C") != "C" or dtype.hasobject:
-        return None
-    compressor = getattr(metadata, "compressor", None)
-    filters = tuple(getattr(metadata, "filters", None) or ())[::-1]
-
-    def decode(stored: Buffer) -> npt.NDArray[Any]:
-        data: Any = stored.as_array_like()
-        if compressor is not None:
-            data = compressor.decode(data)
-        for codec in filters:
-            data = codec.decode(data)
-        if isinstance(data, np.ndarray):
-            return np.ascontiguousarray(data).reshape(-1).view(dtype)
-        return np.frombuffer(data, dtype=dtype)
-
-    return decode

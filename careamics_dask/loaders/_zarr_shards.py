@@ -6,31 +6,36 @@ patch needs a few inner chunks, not its whole shard: a :class:`ShardLayout` read
 shard's index once (kept per process) and then each wanted inner chunk with one
 positioned read (local files) or one byte-range request (remote stores, through
 the store zarr opened), decoded on the calling thread by the inner codecs'
-synchronous decoders. It applies where that is exact: a sharding codec
-that is the array's only array-to-bytes step (no array-to-array codec before it),
-inner codecs ``bytes`` plus bytes-to-bytes codecs that decode synchronously, and an
-index encoded as ``bytes`` (little-endian) with an optional ``crc32c``. Anything
-else keeps reading whole shards through the region reader.
+synchronous decoders; :meth:`ShardLayout.read_many` fetches the inner chunks one
+batch wants from a shard with as few requests as their bytes allow
+(:func:`~careamics_dask.loaders._shard_bytes.coalesce`). It applies where that
+is exact: a sharding codec that is the array's only array-to-bytes step (no
+array-to-array codec before it), inner codecs ``bytes`` plus bytes-to-bytes codecs
+that decode synchronously, and an index encoded as ``bytes`` (little-endian) with
+an optional ``crc32c``. Anything else keeps reading whole shards through the region
+reader.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from careamics_dask.cache import LRUCache
+from careamics_dask.loaders._shard_bytes import LocalBytes, StoreBytes, coalesce
+from careamics_dask.loaders._zarr_codecs import inner_decoder
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import numpy.typing as npt
     from zarr.codecs import ShardingCodec
     from zarr.types import AnyArray
+
+    from careamics_dask.loaders.capabilities import Runner
 
 __all__ = ["ShardLayout"]
 
@@ -121,7 +126,7 @@ class ShardLayout:
         checksum = len(index) == 2 and isinstance(index[1], Crc32cCodec)
         if len(index) > 1 + checksum:
             return None
-        decode = _inner_decoder(array, sharding)
+        decode = inner_decoder(array, sharding)
         if decode is None:
             return None
         reads: LocalBytes | StoreBytes = (
@@ -148,23 +153,92 @@ class ShardLayout:
         ValueError
             When the shard index is truncated or its checksum does not match.
         """
-        shard = tuple(i // n for i, n in zip(index, self._per_shard, strict=True))
-        inner = tuple(i % n for i, n in zip(index, self._per_shard, strict=True))
-        path = self._prefix + self._encode_key(shard)
+        path, slot = self._locate(index)
         offsets = self._index(path)
         if offsets is None:
             return None
-        slot = int(np.ravel_multi_index(inner, self._per_shard))
         offset, nbytes = offsets[slot]
         if offset == _MISSING and nbytes == _MISSING:
             return None
         data = self._reads.range(path, int(offset), int(nbytes))
         if len(data) != int(nbytes):
             raise ValueError(
-                f"inner chunk {inner} of shard {path} is truncated: expected "
+                f"inner chunk {index} (shard {path}) is truncated: expected "
                 f"{int(nbytes)} bytes at offset {int(offset)}, got {len(data)}"
             )
         return self._decode(data)
+
+    def read_many(
+        self, indexes: Sequence[tuple[int, ...]], run: Runner
+    ) -> list[npt.NDArray[Any] | None]:
+        """Return several inner chunks, neighbours of one shard in one request.
+
+        Parameters
+        ----------
+        indexes : sequence of tuple of int
+            Inner chunks, by their position in the inner-chunk grid.
+        run : callable
+            ``run(function, items)`` applies ``function`` to each item and returns
+            the results in order (on threads, where the caller has them): shard
+            indexes are fetched, and then the coalesced ranges, through it.
+
+        Returns
+        -------
+        list of numpy.ndarray or None
+            Flat pixels per index, in order (None: the fill value).
+
+        Raises
+        ------
+        ValueError
+            When a shard index is truncated or its checksum does not match, or an
+            inner chunk is truncated.
+        """
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        for position, index in enumerate(indexes):
+            path, slot = self._locate(index)
+            wanted.setdefault(path, []).append((position, slot))
+        paths = list(wanted)
+        found = dict(zip(paths, run(self._index, paths), strict=True))
+        out: list[npt.NDArray[Any] | None] = [None] * len(indexes)
+        requests: list[tuple[str, int, int, list[tuple[int, int, int]]]] = []
+        for path, members in wanted.items():
+            offsets = found[path]
+            if offsets is None:
+                continue  # the shard was never written
+            spans = sorted(
+                (int(offsets[slot][0]), int(offsets[slot][1]), position)
+                for position, slot in members
+                if not (offsets[slot][0] == _MISSING and offsets[slot][1] == _MISSING)
+            )
+            requests.extend(coalesce(path, spans))
+
+        def fetch(
+            request: tuple[str, int, int, list[tuple[int, int, int]]],
+        ) -> list[tuple[int, npt.NDArray[Any]]]:
+            path, start, stop, parts = request
+            data = self._reads.range(path, start, stop - start)
+            if len(data) != stop - start:
+                raise ValueError(
+                    f"shard {path} is truncated: expected {stop - start} bytes at "
+                    f"offset {start}, got {len(data)}"
+                )
+            view = memoryview(data)
+            return [
+                (position, self._decode(bytes(view[lo - start : lo - start + n])))
+                for lo, n, position in parts
+            ]
+
+        for decoded in run(fetch, requests):
+            for position, pixels in decoded:
+                out[position] = pixels
+        return out
+
+    def _locate(self, index: tuple[int, ...]) -> tuple[str, int]:
+        """Return the shard key and the index slot of an inner chunk."""
+        shard = tuple(i // n for i, n in zip(index, self._per_shard, strict=True))
+        inner = tuple(i % n for i, n in zip(index, self._per_shard, strict=True))
+        path = self._prefix + self._encode_key(shard)
+        return path, int(np.ravel_multi_index(inner, self._per_shard))
 
     def _index(self, path: str) -> npt.NDArray[np.uint64] | None:
         """Return a shard's ``(offset, nbytes)`` per inner chunk; None if missing."""
@@ -201,119 +275,3 @@ class ShardLayout:
         offsets = np.frombuffer(raw, dtype="<u8").reshape(self._n_inner, 2)
         self._indexes.replace(path, offsets)
         return offsets
-
-
-class LocalBytes:
-    """Byte ranges of shard files in a local store (positioned reads).
-
-    Parameters
-    ----------
-    root : str
-        The store's root, ending with a separator.
-    """
-
-    def __init__(self, root: str) -> None:
-        self._root = root
-
-    def index(self, key: str, nbytes: int, *, at_end: bool) -> bytes | None:
-        """Return a shard's index bytes (its last or first ``nbytes``), or None."""
-        try:
-            with open(self._root + key, "rb", buffering=0) as file:
-                size = os.fstat(file.fileno()).st_size
-                start = max(0, size - nbytes) if at_end else 0
-                return os.pread(file.fileno(), nbytes, start)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-
-    def range(self, key: str, offset: int, nbytes: int) -> bytes:
-        """Return ``nbytes`` of a shard from ``offset``."""
-        with open(self._root + key, "rb", buffering=0) as file:
-            return os.pread(file.fileno(), nbytes, offset)
-
-
-class StoreBytes:
-    """Byte ranges of shards through a zarr store (remote: one request each).
-
-    Parameters
-    ----------
-    store : zarr.abc.store.Store
-        The array's store.
-    """
-
-    def __init__(self, store: Any) -> None:
-        from zarr.core.buffer import default_buffer_prototype
-
-        self._store = store
-        self._prototype = default_buffer_prototype()
-
-    def _get(self, key: str, byte_range: Any) -> bytes | None:
-        from zarr.core.sync import sync
-
-        found = sync(self._store.get(key, self._prototype, byte_range=byte_range))
-        return None if found is None else found.to_bytes()
-
-    def index(self, key: str, nbytes: int, *, at_end: bool) -> bytes | None:
-        """Return a shard's index bytes (its last or first ``nbytes``), or None."""
-        from zarr.abc.store import RangeByteRequest, SuffixByteRequest
-
-        wanted = SuffixByteRequest(nbytes) if at_end else RangeByteRequest(0, nbytes)
-        return self._get(key, wanted)
-
-    def range(self, key: str, offset: int, nbytes: int) -> bytes:
-        """Return ``nbytes`` of a shard from ``offset``."""
-        from zarr.abc.store import RangeByteRequest
-
-        data = self._get(key, RangeByteRequest(offset, offset + nbytes))
-        if data is None:
-            raise FileNotFoundError(f"shard {key} is gone from the store")
-        return data
-
-
-def _inner_decoder(
-    array: AnyArray, sharding: ShardingCodec
-) -> Callable[[bytes], npt.NDArray[Any]] | None:
-    """Return ``stored bytes -> flat pixels`` for a shard's inner codecs, or None."""
-    from zarr.abc.codec import ArrayBytesCodec, BytesBytesCodec, SupportsSyncCodec
-    from zarr.codecs import BytesCodec, ZstdCodec
-    from zarr.core.buffer import default_buffer_prototype
-
-    codecs = sharding.codecs
-    if not codecs or not isinstance(codecs[0], BytesCodec):
-        return None  # an array-to-array codec first, or another array-to-bytes one
-    compressors = codecs[1:]
-    if not all(
-        isinstance(c, BytesBytesCodec) and isinstance(c, SupportsSyncCodec)
-        for c in compressors
-    ):
-        return None
-    bytes_codec: ArrayBytesCodec = codecs[0]
-    native = np.dtype(array.dtype)
-    stored_dtype = native
-    endian = cast("BytesCodec", bytes_codec).endian
-    if endian is not None and native.itemsize > 1:
-        stored_dtype = native.newbyteorder("<" if endian.value == "little" else ">")
-    if len(compressors) <= 1 and all(isinstance(c, ZstdCodec) for c in compressors):
-        zstd = cast("ZstdCodec", compressors[0])._zstd_codec if compressors else None
-
-        def raw(data: bytes) -> npt.NDArray[Any]:
-            pixels = np.frombuffer(
-                zstd.decode(data) if zstd is not None else data, dtype=stored_dtype
-            )
-            return pixels if pixels.dtype == native else pixels.astype(native)
-
-        return raw
-    prototype = default_buffer_prototype()
-    shard_spec = array.metadata.get_chunk_spec(
-        (0,) * array.ndim, array._async_array.config, prototype
-    )
-    spec = dataclasses.replace(shard_spec, shape=tuple(sharding.chunk_shape))
-    steps = [cast("Any", c) for c in compressors[::-1]]
-
-    def generic(data: bytes) -> npt.NDArray[Any]:
-        buffer = prototype.buffer.from_bytes(data)
-        for codec in steps:
-            buffer = codec._decode_sync(buffer, spec)
-        pixels = buffer.as_numpy_array().view(stored_dtype)
-        return pixels if pixels.dtype == native else pixels.astype(native)
-
-    return generic

@@ -19,9 +19,11 @@ region; the pixels are the same.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     import numpy as np
     import numpy.typing as npt
     from zarr.types import AnyArray
@@ -32,6 +34,7 @@ __all__ = [
     "Box",
     "BoxReader",
     "ChunkReader",
+    "Runner",
     "SupportsBoxRead",
     "SupportsChunkRead",
     "SupportsRegionRead",
@@ -49,6 +52,10 @@ Box = tuple[tuple[int, int] | list[int], ...]
 BACKENDS = ("auto", "tensorstore", "zarr")
 """Values of ``batching.backend``: TensorStore where it applies (``auto``), TensorStore
 required for every local Zarr source (``tensorstore``), or zarr-python only."""
+
+Runner: TypeAlias = "Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]"
+"""``run(function, items)``: ``function`` applied to each item, results in order, on
+threads where the caller has them (a :meth:`ChunkReader.read_many` argument)."""
 
 CHUNK_CACHE_BYTES = 64 * 2**20
 """Default per-process budget for decoded chunks (``cache.chunk-bytes``)."""
@@ -92,6 +99,16 @@ class ChunkReader(Protocol):
 
     def read(self, index: tuple[int, ...]) -> npt.NDArray[Any]:
         """Return storage chunk ``index``, cropped to the array's bounds."""
+        ...
+
+    def read_many(
+        self, indexes: Sequence[tuple[int, ...]], run: Runner
+    ) -> list[npt.NDArray[Any]]:
+        """Return several chunks (neighbours in one request where the store allows).
+
+        ``run(function, items)`` maps a function over items in order, on the
+        caller's threads.
+        """
         ...
 
 

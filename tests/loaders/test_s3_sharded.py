@@ -91,6 +91,44 @@ def test_random_patches_fetch_inner_chunks_by_byte_range(
 
 
 @pytest.mark.network
+def test_neighbouring_inner_chunks_of_a_shard_come_in_one_request(
+    tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
+) -> None:
+    from careamics_dask.graph.reading import PatchReader, StackSource
+
+    server, proxy = proxied
+    local = tmp_path / "remote-coalesced.zarr"
+    zarr.create_array(
+        store=str(local), name="a", data=DATA, shards=(1, 64, 64), chunks=(1, 16, 16),
+        compressors=None,
+    )  # fmt: skip
+    url = server.upload(local)
+    remote = open_image(f"{url}/a", "SYX", storage_options=_options(server, proxy))
+    source = StackSource.from_stack(remote)
+    # 40 x 40 patches on 16 x 16 inner chunks (9 or 12 each): in one shard, or
+    # spread over four
+    samples, starts = [0, 1, 1], [(3, 5), (70, 10), (50, 50)]
+    PatchReader([source]).patch(0, 0, (0, 0), (1, 1))  # metadata, one index
+    reader = PatchReader([source], threads=4)
+    proxy.clear()
+    reader.prefetch(
+        np.zeros(3, dtype=np.int64), np.array(samples), np.array(starts),
+        np.full((3, 2), 40),
+    )  # fmt: skip
+    for sample, (y, x) in zip(samples, starts, strict=True):
+        patch = reader.patch(0, sample, (y, x), (40, 40))
+        np.testing.assert_array_equal(patch[0], DATA[sample, y : y + 40, x : x + 40])
+    ranges = [
+        r for r in proxy.matching()
+        if r.method == "GET" and not str(r.range).startswith("bytes=-")
+    ]  # fmt: skip
+    shards = {(0, 0, 0), (1, 1, 0), (1, 0, 0), (1, 1, 1), (1, 0, 1)}
+    # one request per shard a batch touches, not one per inner chunk (28 here)
+    assert len(ranges) == len(shards)
+    assert len({r.path for r in ranges}) == len(shards)
+
+
+@pytest.mark.network
 def test_a_stream_over_a_remote_store_builds_prefetch_batches_at_once(
     tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
 ) -> None:

@@ -94,6 +94,55 @@ def test_unwritten_inner_chunks_and_shards_are_the_fill_value(tmp_path: Path) ->
     assert (decoder.read((1, 0, 5)) == 7).all()  # a shard that does not exist
 
 
+def _in_turn(function: Any, items: Any) -> list[Any]:
+    return [function(item) for item in items]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"compressors": None}])
+def test_many_inner_chunks_at_once_equal_one_by_one(
+    tmp_path: Path, kwargs: dict[str, Any]
+) -> None:
+    array = zarr.create_array(
+        store=str(tmp_path / "s.zarr"), name="a", shape=(2, 100, 90),
+        shards=(1, 64, 64), chunks=INNER, dtype="uint16", fill_value=7, **kwargs,
+    )  # fmt: skip
+    array[0] = DATA[0]  # sample 1 never written: its shards do not exist
+    array[1, :16, :16] = 3
+    source = StackSource.from_stack(open_image(tmp_path / "s.zarr", "SYX"))
+    assert source.binding is not None
+    decoder = ChunkDecoder.for_reader(source.binding.reader)
+    assert decoder is not None
+    # neighbours, far apart, at the array's edge, in an unwritten shard, repeated
+    wanted = [(0, 0, 0), (0, 0, 1), (0, 3, 3), (0, 6, 5), (1, 0, 0), (1, 2, 4)]
+    wanted += [(0, 4, 0), (0, 0, 1)]
+    got = decoder.read_many(wanted, _in_turn)
+    assert len(got) == len(wanted)
+    for index, chunk in zip(wanted, got, strict=True):
+        np.testing.assert_array_equal(chunk, decoder.read(index))
+        assert chunk.dtype == DATA.dtype
+    assert (got[4] == 3).all()
+    assert (got[5] == 7).all()
+
+
+def test_coalescing_joins_neighbours_within_the_gap_and_the_size_cap() -> None:
+    from careamics_dask.loaders._shard_bytes import (
+        COALESCE_GAP,
+        COALESCE_MAX,
+        coalesce,
+    )
+
+    spans = [(0, 100, 0), (100, 50, 1), (150 + COALESCE_GAP, 10, 2)]
+    spans += [(150 + 2 * COALESCE_GAP + 11, 10, 3)]  # one byte beyond the gap
+    requests = coalesce("k", spans)
+    assert [(start, stop) for _, start, stop, _ in requests] == [
+        (0, 160 + COALESCE_GAP),
+        (150 + 2 * COALESCE_GAP + 11, 150 + 2 * COALESCE_GAP + 21),
+    ]
+    assert [[p[2] for p in parts] for *_, parts in requests] == [[0, 1, 2], [3]]
+    big = [(0, COALESCE_MAX - 10, 0), (COALESCE_MAX - 10, 20, 1)]
+    assert len(coalesce("k", big)) == 2  # one request stays within the cap
+
+
 def _rchar() -> int:
     """Bytes this process has read through read/pread system calls so far."""
     for line in Path("/proc/self/io").read_text().splitlines():

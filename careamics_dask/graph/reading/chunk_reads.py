@@ -18,10 +18,13 @@ import numpy as np
 from careamics_dask.graph.reading.bindings import BindingCaches
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     import numpy.typing as npt
 
     from careamics_dask.graph.reading.geometry import Region
     from careamics_dask.loaders import ReaderBinding, SupportsRegionRead
+    from careamics_dask.loaders.capabilities import Runner
 
 __all__ = ["ChunkKey", "ChunkReads"]
 
@@ -29,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 ChunkKey = tuple[int, tuple[int, ...]]
 """A storage chunk of a batch: the stack's ``data_idx`` and the chunk's index."""
+
+
+def _in_turn(function: Any, items: Sequence[Any]) -> list[Any]:
+    """Apply ``function`` to each item on this thread (a :data:`Runner`)."""
+    return [function(item) for item in items]
 
 
 class ChunkReads(BindingCaches):
@@ -48,35 +56,58 @@ class ChunkReads(BindingCaches):
     ) -> int:
         """Read the wanted storage chunks of a batch; return how many."""
         decoded: list[ChunkKey] = []
+        remote: dict[int, list[ChunkKey]] = {}
         threaded: list[ChunkKey] = []
         for key in wanted:
             binding = self.sources[key[0]].binding
             has_decoder = (
                 binding is not None and self._decoder(key[0], binding) is not None
             )
-            # decoders of remote arrays wait on the network: on threads too
-            remote = has_decoder and self.sources[key[0]].over_network
-            (decoded if has_decoder and not remote else threaded).append(key)
+            if not has_decoder:
+                threaded.append(key)
+            elif self.sources[key[0]].over_network:
+                # decoders of remote arrays wait on the network: on threads, and
+                # with neighbours of one shard in one request
+                remote.setdefault(key[0], []).append(key)
+            else:
+                decoded.append(key)
         for key in decoded:
             decoder = self._decoders[key[0]]
             if decoder is not None:  # always, by construction
                 self._chunks[key] = decoder.read(key[1])
 
-        def read(key: ChunkKey) -> npt.NDArray[Any]:
-            decoder = self._decoders.get(key[0])
-            if decoder is not None:
-                return decoder.read(key[1])
-            reader, region = wanted[key]
-            return reader[region]
+        def region(key: ChunkKey) -> npt.NDArray[Any]:
+            reader, box = wanted[key]
+            return reader[box]
 
-        if self.threads == 1 or len(threaded) <= 1:
-            results = [read(k) for k in threaded]
+        if self.threads == 1 or (not remote and len(threaded) <= 1):
+            self._read_with(_in_turn, remote, threaded, region)
         else:
-            with ThreadPoolExecutor(min(self.threads, len(threaded))) as pool:
-                results = list(pool.map(read, threaded))
-        self._chunks.update(zip(threaded, results, strict=True))
+            with ThreadPoolExecutor(self.threads) as pool:
+
+                def on_threads(function: Any, items: Sequence[Any]) -> list[Any]:
+                    if len(items) <= 1:
+                        return [function(item) for item in items]
+                    return list(pool.map(function, items))
+
+                self._read_with(on_threads, remote, threaded, region)
         logger.debug("read %d storage chunks", len(wanted))
         return len(wanted)
+
+    def _read_with(
+        self,
+        run: Runner,
+        remote: dict[int, list[ChunkKey]],
+        threaded: list[ChunkKey],
+        region: Callable[[ChunkKey], npt.NDArray[Any]],
+    ) -> None:
+        """Read remote decoders' chunks and region reads through ``run``."""
+        for data_idx, keys in remote.items():
+            decoder = self._decoders[data_idx]
+            if decoder is not None:  # always, by construction
+                chunks = decoder.read_many([key[1] for key in keys], run)
+                self._chunks.update(zip(keys, chunks, strict=True))
+        self._chunks.update(zip(threaded, run(region, threaded), strict=True))
 
     def _chunk(
         self, data_idx: int, binding: ReaderBinding, key: ChunkKey, region: Region
