@@ -22,6 +22,7 @@ from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from careamics_dask.errors import TilesLostError
+from careamics_dask.feeding._handoff import Handoff, SharedBatches, write_batches
 from careamics_dask.feeding._tiles import TiledPlan, build_tiled_batch
 from careamics_dask.graph.batch import BatchPlan, build_batch
 from careamics_dask.graph.reading import PatchReader
@@ -69,7 +70,9 @@ def hold(value: T) -> T:
     return value
 
 
-def build_batches(plan: BatchBuilder, items: Sequence[tuple[Any, ...]]) -> list[Any]:
+def build_batches(
+    plan: BatchBuilder, items: Sequence[tuple[Any, ...]], handoff: str | None = None
+) -> list[Any] | SharedBatches:
     """Build several batches in one task: the task of the distributed path.
 
     Parameters
@@ -80,30 +83,42 @@ def build_batches(plan: BatchBuilder, items: Sequence[tuple[Any, ...]]) -> list[
         Per batch, the arguments of :func:`~careamics_dask.graph.batch.build_batch`
         after the plan (rows, indices, epoch), plus the tile boxes for a tiled plan
         (:func:`~careamics_dask.feeding._tiles.build_tiled_batch`).
+    handoff : str, optional
+        The client's file for these batches, on its machine
+        (:mod:`~careamics_dask.feeding._handoff`).
 
     Returns
     -------
-    list of tuple
-        One ``(input, target or None)`` per item, in order.
+    list of tuple or SharedBatches
+        One ``(input, target or None)`` per item, in order; or, where the batches
+        went into the client's file, their layout.
     """
-    return [
+    batches = [
         build_tiled_batch(plan, *item) if len(item) == 4 else build_batch(plan, *item)  # type: ignore[arg-type]
         for item in items
     ]
+    if handoff is not None:
+        shared = write_batches(handoff, batches)
+        if shared is not None:
+            return shared
+    return batches
 
 
 @dataclasses.dataclass
 class BatchJob:
     """A submitted group of batches: its future, the tile boxes it reads, its jobs."""
 
-    future: Future[list[BatchArrays]]
+    future: Future[list[BatchArrays] | SharedBatches]
     tiles: dict[TileKey, TileBox]
     jobs: tuple[Job, ...]
     attempt: int = 0
+    handoff: tuple[Handoff, str] | None = None
 
     def release(self) -> None:
-        """Release the batch's future."""
+        """Release the batch's future (and unlink its handoff file)."""
         self.future.release()
+        if self.handoff is not None:
+            self.handoff[0].done(self.handoff[1])
 
 
 class DistributedExecutor:
@@ -125,6 +140,9 @@ class DistributedExecutor:
         Retries of a failed batch task.
     batches_per_task : int, default 1
         Batches one task builds (:meth:`submit_group` takes up to that many).
+    handoff : Handoff, optional
+        Files through which workers on this machine return their batches
+        (:mod:`~careamics_dask.feeding._handoff`); None: over TCP.
     """
 
     def __init__(
@@ -137,9 +155,11 @@ class DistributedExecutor:
         rank: int,
         retries: int,
         batches_per_task: int = 1,
+        handoff: Handoff | None = None,
     ) -> None:
         self.client = client
         self.batches_per_task = max(1, int(batches_per_task))
+        self.handoff = handoff
         self._table = table
         self._token = token
         self._rank = rank
@@ -164,6 +184,7 @@ class DistributedExecutor:
         return (
             f"distributed: {len(workers)} workers, {threads} threads, "
             f"{self.batches_per_task} batches per task"
+            + (", results through shared memory" if self.handoff else "")
         )
 
     def submit(
@@ -232,15 +253,18 @@ class DistributedExecutor:
             boxes = self._tiled.needed(rows, low, high)
             tiles |= boxes
             items.append((rows, indices, job_epoch, boxes))
+        path = self.handoff.new() if self.handoff is not None else None
         future = self.client.submit(
             build_batches,
             self._plan,
             items,
+            path,
             key=key,
             retries=self._retries,
             pure=False,
         )
-        return BatchJob(future, tiles, jobs, attempt)
+        handoff = None if path is None or self.handoff is None else (self.handoff, path)
+        return BatchJob(future, tiles, jobs, attempt, handoff)
 
     def result(self, handle: BatchJob) -> BatchArrays:
         """Fetch a batch from its worker, running it again if its tiles were lost.
@@ -277,8 +301,10 @@ class DistributedExecutor:
         """
         while True:
             try:
-                result: list[BatchArrays] = self.client.gather(
-                    handle.future, direct=True
+                got = self.client.gather(handle.future, direct=True)
+                # batches a worker on this machine wrote into its tmpfs file
+                result: list[BatchArrays] = (
+                    got.load() if isinstance(got, SharedBatches) else got
                 )
             except (CancelledError, TilesLostError):
                 # scattered tiles die with their worker: send lost tiles again
@@ -320,3 +346,5 @@ class DistributedExecutor:
         """Release the plan's future and the tiles (the cluster keeps running)."""
         self._plan.release()
         self._tiled.release()
+        if self.handoff is not None:
+            self.handoff.close()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from dask.base import tokenize
 
+from careamics_dask.feeding._handoff import Handoff, shared_memory_option
 from careamics_dask.feeding.distributed_executor import DistributedExecutor
 from careamics_dask.feeding.order import EpochTables, shuffled_order, split_batches
 from careamics_dask.feeding.process_executor import ProcessExecutor
@@ -180,6 +181,7 @@ class BatchStream:
                 f"Local executor unknown: expected 'threads' or 'processes', got "
                 f"{self.local!r}."
             )
+        self.shared_memory = shared_memory_option()
         workers = get_option("batching.local-workers", local_workers)
         self.local_workers = None if workers is None else max(1, int(workers))
         self.seed = int(dataset.seed)
@@ -212,19 +214,23 @@ class BatchStream:
         return (
             f"distributed: {len(workers)} workers, {sum(workers.values())} threads, "
             f"{self.batches_per_task} batches per task"
+            + (", results through shared memory" if self._shares_memory() else "")
         )
 
-    def _local_workers(self) -> int:
-        if self.local_workers is not None:
-            return self.local_workers
-        if self.local == "threads" and self._over_network():
-            return self.prefetch  # reads wait on the network, not on the cores
-        return max(1, min(self.prefetch, os.cpu_count() or 1))
+    def _shares_memory(self) -> bool:
+        """Whether the workers hand batches back through this machine's tmpfs."""
+        return bool(self.shared_memory and Handoff.applies(self.client))
 
-    def _over_network(self) -> bool:
+    def _local_workers(self) -> int:
         plan = self._plan
         stacks = (*getattr(plan, "inputs", ()), *(getattr(plan, "targets", ()) or ()))
-        return any(getattr(s, "over_network", False) for s in stacks)
+        if self.local_workers is not None:
+            return self.local_workers
+        if self.local == "threads" and any(
+            getattr(s, "over_network", False) for s in stacks
+        ):
+            return self.prefetch  # reads wait on the network, not on the cores
+        return max(1, min(self.prefetch, os.cpu_count() or 1))
 
     # --- order -------------------------------------------------------------------
 
@@ -333,6 +339,7 @@ class BatchStream:
                 rank=self.rank,
                 retries=self.retries,
                 batches_per_task=self.batches_per_task,
+                handoff=Handoff() if self._shares_memory() else None,
             )
             return self._iterate(executor)
         return self._iterate_local()

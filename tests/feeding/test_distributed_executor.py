@@ -9,11 +9,13 @@ import pytest
 from distributed import Client, LocalCluster
 
 from careamics_dask.feeding import DistributedExecutor
+from careamics_dask.feeding._handoff import Handoff
 from careamics_dask.feeding.distributed_executor import hold
 from tests.feeding.test_executor import ExecutorTests
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from careamics_dask.factory import CareamicsDataset
 
@@ -48,6 +50,20 @@ class TestDistributedExecutor(ExecutorTests):
             rank=0,
             retries=0,
         )
+
+
+class TestDistributedExecutorWithHandoff(TestDistributedExecutor):
+    """The same suite with batches coming back through tmpfs files."""
+
+    @pytest.fixture(autouse=True)
+    def _directory(self, tmp_path: Path) -> None:
+        self.directory = tmp_path
+
+    def make(self, dataset: CareamicsDataset) -> Any:
+        return DistributedExecutor(
+            self.client, dataset.plan, dataset.patch_table, token="test-handoff",
+            rank=0, retries=0, batches_per_task=2, handoff=Handoff(self.directory),
+        )  # fmt: skip
 
 
 def test_batches_are_named_tasks_on_one_held_plan(client: Client) -> None:

@@ -296,7 +296,8 @@ def test_batches_per_task_changes_no_batch_and_is_reported(per_task: int) -> Non
         )
         assert signature(list(stream)) == expected
         assert stream.path == (
-            f"distributed: 2 workers, 2 threads, {per_task} batches per task"
+            f"distributed: 2 workers, 2 threads, {per_task} batches per task, "
+            "results through shared memory"  # the workers run on this machine
         )
 
 
