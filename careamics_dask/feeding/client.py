@@ -14,7 +14,7 @@ from careamics_dask.runtime import get_option
 if TYPE_CHECKING:
     from distributed.security import Security
 
-__all__ = ["EmbeddedClient", "get_client"]
+__all__ = ["EmbeddedClient", "current_client", "get_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,4 +150,21 @@ def get_client(
         workers,
         client.dashboard_link,
     )
+    return client
+
+
+def current_client() -> Client | None:
+    """Return the client this process made current (``distributed.default_client``).
+
+    Returns
+    -------
+    distributed.Client or None
+        None where no client runs.
+    """
+    from distributed import default_client
+
+    try:
+        client: Client = default_client()
+    except ValueError:
+        return None
     return client

@@ -159,6 +159,8 @@ class DistributedExecutor:
     ) -> None:
         self.client = client
         self.batches_per_task = max(1, int(batches_per_task))
+        # tasks that run at once: the window keeps at least one per worker thread
+        self.threads = max(1, sum(client.nthreads().values()))
         self.handoff = handoff
         self._table = table
         self._token = token

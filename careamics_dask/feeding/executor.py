@@ -61,9 +61,12 @@ class GroupExecutor(Protocol[HandleT]):
 
     A stream hands it up to ``batches_per_task`` consecutive jobs at once, so the
     cost of a task (submission, scheduling, a round trip) is shared by the group.
+    ``threads`` says how many tasks can run at once (the window keeps at least
+    that many in flight).
     """
 
     batches_per_task: int
+    threads: int
 
     def submit(self, epoch: int, index: int, indices: npt.NDArray[np.int64]) -> HandleT:
         """Start building batch ``index`` of ``epoch`` from these dataset indices."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 if TYPE_CHECKING:
     from careamics_dask.graph.batch import BatchBuilder
     from careamics_dask.patching import PatchTable
 
-__all__ = ["BatchSource"]
+__all__ = ["BatchSource", "batch_nbytes"]
 
 
 class BatchSource(Protocol):
@@ -68,3 +70,28 @@ class BatchSource(Protocol):
     def default_shuffle(self) -> bool:
         """Whether a stream shuffles when not told."""
         ...
+
+
+def batch_nbytes(source: BatchSource, table: PatchTable) -> int:
+    """Return the bytes of one float32 batch of a source (inputs and targets).
+
+    Parameters
+    ----------
+    source : BatchSource
+        The dataset.
+    table : PatchTable
+        One epoch's patches (their largest size counts).
+
+    Returns
+    -------
+    int
+        ``batch_size x channels x patch volume x 4``, targets' channels included.
+    """
+    if len(table) == 0:
+        return 0
+    volume = int(np.prod(table.patch_size, axis=1).max())
+    channels = max(int(shape[1]) for shape in source.input_shapes)
+    targets = getattr(source, "target_shapes", None)
+    if targets:
+        channels += max(int(shape[1]) for shape in targets)
+    return source.batch_size * channels * volume * 4

@@ -13,6 +13,7 @@ the order in which futures complete, or a resume in the middle of an epoch.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -22,11 +23,13 @@ import numpy as np
 from dask.base import tokenize
 
 from careamics_dask.feeding._handoff import Handoff, shared_memory_option
+from careamics_dask.feeding.client import current_client
 from careamics_dask.feeding.distributed_executor import DistributedExecutor
 from careamics_dask.feeding.order import EpochTables, shuffled_order, split_batches
 from careamics_dask.feeding.process_executor import ProcessExecutor
+from careamics_dask.feeding.source import batch_nbytes
 from careamics_dask.feeding.thread_executor import ThreadExecutor
-from careamics_dask.feeding.window import fetch_in_order
+from careamics_dask.feeding.window import fetch_in_order, task_size
 from careamics_dask.graph.batch import Batch
 from careamics_dask.runtime import get_option, reading_options
 
@@ -109,13 +112,16 @@ class BatchStream:
         ``careamics-dask.batching.local-workers``, else one per core (at most
         ``prefetch``), or ``prefetch`` threads when a source is a remote store:
         its reads wait on the network, so more batches in flight hide the latency.
-    batches_per_task : int, optional
+    batches_per_task : int or "auto", optional
         On a cluster, consecutive batches one task builds; default
-        ``careamics-dask.batching.batches-per-task``. A task's cost on the
+        ``careamics-dask.batching.batches-per-task``, ``auto``: as many as weigh
+        ``careamics-dask.batching.task-bytes`` (16 MiB: 32 batches of 32 float32
+        patches of 64 x 64), from 1 to 64. A task's cost on the
         scheduler, the client and the workers is then shared by the group
         (``BENCHMARKS.md``, "Distributed path"); every batch is the same. At
-        least two tasks are in flight, so up to ``max(prefetch, 2 *
-        batches_per_task)`` batches.
+        least two tasks, and one per worker thread, are in flight: up to
+        ``max(prefetch, 2 * batches_per_task, threads * batches_per_task)``
+        batches.
 
     Examples
     --------
@@ -143,7 +149,7 @@ class BatchStream:
         chunk_aware: bool | str = False,
         local: str | None = None,
         local_workers: int | None = None,
-        batches_per_task: int | None = None,
+        batches_per_task: int | str | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(
@@ -153,12 +159,11 @@ class BatchStream:
         if epochs < 1:
             raise ValueError(f"Epochs must be at least 1, got {epochs}.")
         self.dataset = dataset
-        self.client = client if client is not None else _default_client()
+        self.client = client if client is not None else current_client()
         self.prefetch = max(1, int(get_option("batching.prefetch", prefetch)))
         self.retries = int(get_option("batching.retries", retries))
-        self.batches_per_task = max(
-            1, int(get_option("batching.batches-per-task", batches_per_task))
-        )
+        self._per_task = get_option("batching.batches-per-task", batches_per_task)
+        task_size(self._per_task, 1, 1)  # a bad value fails here, not at iteration
         self.epochs = int(epochs)
         self.shuffle = dataset.default_shuffle if shuffle is None else bool(shuffle)
         self.rank = int(rank)
@@ -197,6 +202,13 @@ class BatchStream:
         self._table = EpochTables(
             dataset, self._plan, draw=self.chunk_aware == "draw", seed=self.seed
         )
+
+    @functools.cached_property
+    def batches_per_task(self) -> int:
+        """Batches one task builds on a cluster (``auto``: by ``task-bytes``)."""
+        nbytes = batch_nbytes(self.dataset, self._table(0))
+        task_bytes = int(get_option("batching.task-bytes"))
+        return task_size(self._per_task, nbytes, task_bytes)
 
     @property
     def path(self) -> str:
@@ -385,13 +397,3 @@ class BatchStream:
             epoch=epoch,
             index=index,
         )
-
-
-def _default_client() -> Client | None:
-    try:
-        from distributed import default_client
-
-        client: Client = default_client()
-    except (ImportError, ValueError):
-        return None
-    return client

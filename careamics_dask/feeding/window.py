@@ -2,9 +2,10 @@
 
 With a :class:`~careamics_dask.feeding.executor.GroupExecutor` (a cluster), the
 window holds tasks of ``batches_per_task`` consecutive batches each: ``prefetch``
-batches rounded up to whole tasks, and at least two tasks, so that a worker builds
-the next group while the last one is handed over (so up to
-``max(prefetch, 2 * batches_per_task)`` batches are in flight).
+batches rounded up to whole tasks, at least two tasks (so that a worker builds the
+next group while the last one is handed over) and at least one task per worker
+thread of the cluster (so that every worker builds), so up to ``max(prefetch, 2 *
+batches_per_task, threads * batches_per_task)`` batches are in flight.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ if TYPE_CHECKING:
 
     from careamics_dask.feeding.executor import BatchArrays, BatchExecutor, Job
 
-__all__ = ["fetch_in_order", "window_shape"]
+__all__ = ["MAX_BATCHES_PER_TASK", "fetch_in_order", "task_size", "window_shape"]
 
 HandleT = TypeVar("HandleT")
 T = TypeVar("T")
+
+MAX_BATCHES_PER_TASK = 64
+"""The most batches ``batches-per-task: auto`` puts in one task."""
 
 _DONE = object()
 """Marks the end of the fetched batches."""
@@ -129,7 +133,7 @@ def window_shape(executor: object, prefetch: int) -> tuple[int, int]:
     -------
     tuple of int
         ``(1, prefetch)`` for executors that build one batch per task, else
-        ``(batches_per_task, max(2, ceil(prefetch / batches_per_task)))``.
+        ``(batches_per_task, max(2, ceil(prefetch / batches_per_task), threads))``.
 
     Examples
     --------
@@ -140,7 +144,54 @@ def window_shape(executor: object, prefetch: int) -> tuple[int, int]:
     if not isinstance(executor, GroupExecutor) or executor.batches_per_task <= 1:
         return 1, prefetch
     size = int(executor.batches_per_task)
-    return size, max(2, -(-prefetch // size))
+    threads = int(getattr(executor, "threads", 1))
+    return size, max(2, -(-prefetch // size), threads)
+
+
+def task_size(option: int | str, batch_bytes: int, task_bytes: int) -> int:
+    """Return how many batches one task builds.
+
+    Parameters
+    ----------
+    option : int or "auto"
+        ``careamics-dask.batching.batches-per-task``: a number, or ``auto``.
+    batch_bytes : int
+        The bytes of one batch (inputs and targets).
+    task_bytes : int
+        ``careamics-dask.batching.task-bytes``: what one task's batches should
+        weigh with ``auto``.
+
+    Returns
+    -------
+    int
+        The number itself, or for ``auto`` as many batches as fit in
+        ``task_bytes`` (at least 1, at most :data:`MAX_BATCHES_PER_TASK`).
+
+    Raises
+    ------
+    ValueError
+        For an option that is neither a positive number nor ``auto``.
+
+    Examples
+    --------
+    >>> task_size("auto", 512 * 1024, 16 * 2**20)
+    32
+    >>> task_size("auto", 64 * 2**20, 16 * 2**20), task_size(4, 1, 1)
+    (1, 4)
+    """
+    if option == "auto":
+        fits = int(task_bytes) // max(1, int(batch_bytes))
+        return max(1, min(MAX_BATCHES_PER_TASK, fits))
+    try:
+        size = int(option)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1:
+        raise ValueError(
+            "batches_per_task (careamics-dask.batching.batches-per-task) must be a "
+            f"positive number or 'auto', got {option!r}."
+        )
+    return size
 
 
 def _fetch(

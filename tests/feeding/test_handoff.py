@@ -154,6 +154,7 @@ def test_a_stream_on_the_embedded_cluster_hands_batches_over_through_tmpfs() -> 
             retries=0, batches_per_task=2, handoff=Handoff(),
         )  # fmt: skip
         jobs = [(0, i, np.arange(i * 8, i * 8 + 8)) for i in range(2)]
+        assert executor.threads == 2  # the window keeps a task per worker thread
         handle = executor.submit_group(jobs)
         assert isinstance(handle.future.result(), SharedBatches)
         assert len(executor.results(handle)) == 2

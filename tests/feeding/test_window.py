@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from careamics_dask.feeding.window import fetch_in_order
+from careamics_dask.feeding.window import fetch_in_order, window_shape
 
 
 class Recording:
@@ -77,3 +77,41 @@ def test_closing_early_stops_submitting() -> None:
     assert executor.closed.is_set()
     assert len(executor.submitted) < 20  # a bounded window, not the whole list
     assert executor.cancelled == len(executor.submitted)
+
+
+class Groups(Recording):
+    """A group executor: tasks of ``batches_per_task`` batches, ``threads`` at once."""
+
+    def __init__(self, batches_per_task: int, threads: int) -> None:
+        super().__init__()
+        self.batches_per_task = batches_per_task
+        self.threads = threads
+        self.groups: list[int] = []
+        self.in_flight_at_first_fetch: int | None = None
+
+    def submit_group(self, group: Any) -> list[Any]:
+        self.groups.append(len(group))
+        return [(np.full(2, job[1], np.float32), None) for job in group]
+
+    def results(self, handle: list[Any]) -> list[Any]:
+        if self.in_flight_at_first_fetch is None:
+            self.in_flight_at_first_fetch = len(self.groups)
+        return handle
+
+
+@pytest.mark.parametrize(
+    ("threads", "prefetch", "depth"), [(1, 8, 2), (2, 8, 2), (6, 8, 6), (3, 40, 10)]
+)
+def test_every_worker_thread_has_a_task_in_flight(
+    threads: int, prefetch: int, depth: int
+) -> None:
+    executor = Groups(batches_per_task=4, threads=threads)
+    assert window_shape(executor, prefetch) == (4, depth)
+    out = list(
+        fetch_in_order(
+            executor, jobs(100), lambda e, i, n, a: i, prefetch=prefetch, ready=1
+        )
+    )
+    assert out == list(range(100))
+    assert executor.in_flight_at_first_fetch == depth
+    assert executor.groups == [4] * 25
