@@ -293,12 +293,14 @@ def _cluster_note(workers: int, report: StreamReport) -> str:
     return (
         f"epoch 0 on an embedded cluster of {workers} worker process(es): "
         f"{report.batches:,} batches in {report.seconds:.1f} s, {rate:,.0f} "
-        "patches/s. Each batch is built in a worker process and sent to this "
-        "process over TCP (the timing starts after the cluster is up and covers "
-        "only the epoch's batches), so the epoch runs below the library's local "
-        "rates (README: 3,000-6,000 patches/s on one or two local threads, more in "
-        "local processes; 2,600-5,100 on a warm 2-worker embedded cluster of 2 "
-        "cores, BENCHMARKS.md)"
+        "patches/s. Each task builds a group of batches in a worker process and "
+        "hands them to this process through shared memory (/dev/shm; over TCP "
+        "from workers on other machines); the timing starts after the cluster is "
+        "up and covers the epoch's batches, the workers' first tasks included. "
+        'For comparison (README; BENCHMARKS.md, "Distributed path"): random '
+        "64 x 64 patches of a 128 MiB store on 2 cores come at 5,500-6,800 "
+        "patches/s on local threads and 7,700-8,600 on a warm 2-worker embedded "
+        "cluster"
     )
 
 
