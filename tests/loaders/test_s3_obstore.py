@@ -17,28 +17,19 @@ import zarr
 from careamics_dask.config import DataConfig
 from careamics_dask.errors import SourceNotFoundError
 from careamics_dask.factory import create_dataset
-from careamics_dask.loaders import clear_handle_cache, reader_binding
+from careamics_dask.loaders import reader_binding
 from careamics_dask.loaders._obstore import _translate, wants_obstore
 from careamics_dask.loaders.open import open_image
-from tests.loaders.test_s3_zarr import S3Server
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
+
+    from tests.loaders.test_s3_zarr import S3Server
 
 pytest.importorskip("obstore")
 pytest.importorskip("s3fs")
 
 DATA = np.random.default_rng(1820).integers(0, 4000, (3, 64, 48), dtype=np.uint16)
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    running = S3Server()
-    clear_handle_cache()
-    yield running
-    running.stop()
-    clear_handle_cache()
 
 
 def _obstore(options: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    import xarray as xr
+
 pytest.importorskip("s3fs")
 
 DATA = np.random.default_rng(1819).integers(0, 4000, (2, 128, 128), dtype=np.uint16)
@@ -50,6 +52,19 @@ def _options(server: S3Server, proxy: FaultProxy) -> dict[str, Any]:
     }
 
 
+def _sharded_on_s3(
+    local: Path, server: S3Server, proxy: FaultProxy
+) -> tuple[Path, xr.DataArray]:
+    """Write DATA sharded (64 x 64 shards of 16 x 16 inner chunks), upload, open it."""
+    zarr.create_array(
+        store=str(local), name="a", data=DATA, shards=(1, 64, 64), chunks=(1, 16, 16),
+        compressors=None,
+    )  # fmt: skip
+    url = server.upload(local)
+    options = _options(server, proxy)
+    return local / "a", open_image(f"{url}/a", "SYX", storage_options=options)
+
+
 def _config() -> DataConfig:
     return DataConfig(
         mode="training", data_type="array", axes="SYX",
@@ -62,18 +77,12 @@ def _config() -> DataConfig:
 def test_random_patches_fetch_inner_chunks_by_byte_range(
     tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
 ) -> None:
-    server, proxy = proxied
-    local = tmp_path / "remote-sharded.zarr"
-    zarr.create_array(
-        store=str(local), name="a", data=DATA, shards=(1, 64, 64), chunks=(1, 16, 16),
-        compressors=None,
-    )  # fmt: skip
-    url = server.upload(local)
-    remote = open_image(f"{url}/a", "SYX", storage_options=_options(server, proxy))
+    local, remote = _sharded_on_s3(tmp_path / "remote-sharded.zarr", *proxied)
+    proxy = proxied[1]
     assert remote.data.chunksize == (1, 1, 64, 64)  # Dask's chunk: the shard
     datasets = [
         create_dataset(_config(), stack, None)
-        for stack in (remote, open_image(local / "a", "SYX"))
+        for stack in (remote, open_image(local, "SYX"))
     ]
     proxy.clear()
     for index in range(4):
@@ -96,14 +105,8 @@ def test_neighbouring_inner_chunks_of_a_shard_come_in_one_request(
 ) -> None:
     from careamics_dask.graph.reading import PatchReader, StackSource
 
-    server, proxy = proxied
-    local = tmp_path / "remote-coalesced.zarr"
-    zarr.create_array(
-        store=str(local), name="a", data=DATA, shards=(1, 64, 64), chunks=(1, 16, 16),
-        compressors=None,
-    )  # fmt: skip
-    url = server.upload(local)
-    remote = open_image(f"{url}/a", "SYX", storage_options=_options(server, proxy))
+    _, remote = _sharded_on_s3(tmp_path / "remote-coalesced.zarr", *proxied)
+    proxy = proxied[1]
     source = StackSource.from_stack(remote)
     # 40 x 40 patches on 16 x 16 inner chunks (9 or 12 each): in one shard, or
     # spread over four

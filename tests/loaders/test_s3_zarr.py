@@ -23,7 +23,6 @@ from tests.loaders.test_ome import write_ome_image
 from tests.predict.helpers import identity, pred_dataset
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytest.importorskip("s3fs")
@@ -71,15 +70,6 @@ class S3Server:
 
     def stop(self) -> None:
         self.server.stop()
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    running = S3Server()
-    clear_handle_cache()
-    yield running
-    running.stop()
-    clear_handle_cache()
 
 
 def _store(path: Path) -> np.ndarray:
