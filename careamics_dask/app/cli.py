@@ -282,10 +282,12 @@ def batches(
             f"dataset {name!r}: {len(dataset):,} patches, {per_epoch:,} batches of "
             f"{dataset.batch_size} per epoch; streaming {total:,} batches"
         )
+        path = stream.path  # which path builds the batches, for the rate below
+        console.print(f"path: {path}")
         report = stream_with_progress(stream, total, console)
     console.print(f"throughput: {report.line()}")
     if as_json:
-        typer.echo(json.dumps(asdict(report)))
+        typer.echo(json.dumps({**asdict(report), "path": path}))
 
 
 @app.command()

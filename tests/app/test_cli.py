@@ -99,6 +99,8 @@ def test_batches_local(tmp_path: Path) -> None:
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["batches"] == 4
     assert report["patches"] == 16
+    assert report["path"].startswith("local threads: ")
+    assert f"path: {report['path']}" in result.output
     # inputs and targets: 2 x 16 patches x 2 channels x 16 x 16 float32
     assert report["nbytes"] == 2 * 16 * 2 * 16 * 16 * 4
 
@@ -120,6 +122,9 @@ def test_batches_on_an_embedded_cluster(tmp_path: Path) -> None:
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["batches"] == 5  # one epoch
     assert report["patches"] == 18
+    # one worker on loopback: its batches come through /dev/shm
+    assert report["path"].startswith("distributed: 1 workers, 1 threads, ")
+    assert report["path"].endswith("results through shared memory")
 
 
 @pytest.mark.parametrize(
