@@ -44,6 +44,7 @@ __all__ = [
     "HANDOFF_DIR",
     "Handoff",
     "SharedBatches",
+    "free_bytes",
     "shared_memory_option",
     "write_batches",
 ]
@@ -149,7 +150,9 @@ def write_batches(
     -------
     SharedBatches or None
         The layout to return instead of the arrays, or None (no such file on this
-        machine, no room in the tmpfs): return the arrays themselves.
+        machine, or the tmpfs has less than twice the batches' bytes free, as a
+        container's default 64 MiB ``/dev/shm`` soon may): return the arrays
+        themselves.
     """
     arrays: list[npt.NDArray[Any]] = []
     layout = []
@@ -162,19 +165,28 @@ def write_batches(
             arrays.append(targets)
             target_layout = (tuple(targets.shape), targets.dtype.str)
         layout.append(((tuple(inputs.shape), inputs.dtype.str), target_layout))
+    nbytes = sum(a.nbytes for a in arrays)
     try:
         fd = os.open(path, os.O_WRONLY)  # never created here: the client owns it
     except OSError:
         return None
     try:
+        if free_bytes(fd) < 2 * nbytes:
+            return None  # leave the tmpfs room for others (DataLoaders use it too)
         written = os.pwritev(fd, [a.data.cast("B") for a in arrays], 0)
     except OSError:
-        return None  # ENOSPC: the tmpfs is full
+        return None  # ENOSPC: the tmpfs filled meanwhile
     finally:
         os.close(fd)
-    if written != sum(a.nbytes for a in arrays):
+    if written != nbytes:
         return None
     return SharedBatches(path, tuple(layout))
+
+
+def free_bytes(fd: int) -> int:
+    """Return the bytes still free on the file system of an open file."""
+    stats = os.fstatvfs(fd)
+    return int(stats.f_bavail * stats.f_frsize)
 
 
 def shared_memory_option() -> bool:

@@ -89,6 +89,21 @@ def test_a_worker_without_the_file_returns_the_arrays(tmp_path: Path) -> None:
     assert (result[0][0] == 5).all()
 
 
+def test_a_nearly_full_tmpfs_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from careamics_dask.feeding import _handoff
+
+    batches = _batches(True)
+    nbytes = sum(x.nbytes + (0 if y is None else y.nbytes) for x, y in batches)
+    path = Handoff(tmp_path).new()
+    monkeypatch.setattr(_handoff, "free_bytes", lambda fd: 2 * nbytes - 1)
+    assert write_batches(path, batches) is None  # the arrays go over TCP
+    assert Path(path).stat().st_size == 0  # nothing written
+    monkeypatch.setattr(_handoff, "free_bytes", lambda fd: 2 * nbytes)
+    assert isinstance(write_batches(path, batches), SharedBatches)
+
+
 def test_a_short_file_is_an_error_not_a_batch(tmp_path: Path) -> None:
     handoff = Handoff(tmp_path)
     path = handoff.new()
