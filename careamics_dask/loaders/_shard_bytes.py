@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["COALESCE_GAP", "COALESCE_MAX", "LocalBytes", "Request", "StoreBytes", "coalesce"]
+__all__ = ["COALESCE_GAP", "COALESCE_MAX", "LocalBytes", "StoreBytes", "coalesce"]
 
 Request = tuple[str, int, int, list[tuple[int, int, int]]]
 """One range request: key, start, stop and its ``(offset, nbytes, position)`` parts."""
@@ -85,28 +85,14 @@ class LocalBytes:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    batched = False
-    """Whether :meth:`ranges` is one call however many ranges (here: one pread each)."""
-
     def range(self, key: str, offset: int, nbytes: int) -> bytes:
         """Return ``nbytes`` of a shard from ``offset``."""
         with open(self._root + key, "rb", buffering=0) as file:
             return os.pread(file.fileno(), nbytes, offset)
 
-    def ranges(self, key: str, spans: list[tuple[int, int]]) -> list[Any]:
-        """Return the ``(start, stop)`` byte ranges of one shard, in order."""
-        with open(self._root + key, "rb", buffering=0) as file:
-            return [
-                os.pread(file.fileno(), stop - start, start) for start, stop in spans
-            ]
-
 
 class StoreBytes:
     """Byte ranges of shards through a zarr store (remote: one request each).
-
-    Through zarr's ``ObjectStore`` (obstore), :meth:`ranges` fetches all the
-    ranges of one shard with one call of ``obstore.get_ranges``, which sends them
-    concurrently from Rust: no Python and no zarr event-loop round trip per range.
 
     Parameters
     ----------
@@ -119,10 +105,6 @@ class StoreBytes:
 
         self._store = store
         self._prototype = default_buffer_prototype()
-        inner = getattr(store, "store", None)
-        is_obstore = type(inner).__module__.startswith("obstore")
-        self._obstore = inner if is_obstore else None
-        self.batched = self._obstore is not None
 
     def _get(self, key: str, byte_range: Any) -> bytes | None:
         from zarr.core.sync import sync
@@ -145,19 +127,3 @@ class StoreBytes:
         if data is None:
             raise FileNotFoundError(f"shard {key} is gone from the store")
         return data
-
-    def ranges(self, key: str, spans: list[tuple[int, int]]) -> list[Any]:
-        """Return the ``(start, stop)`` byte ranges of one shard, in order."""
-        if self._obstore is None:
-            return [self.range(key, start, stop - start) for start, stop in spans]
-        import obstore
-
-        return list(
-            obstore.get_ranges(
-                self._obstore,
-                key,
-                starts=[start for start, _ in spans],
-                ends=[stop for _, stop in spans],
-                coalesce=0,  # already coalesced, by this module's rule
-            )
-        )

@@ -25,12 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from careamics_dask.cache import LRUCache
-from careamics_dask.loaders._shard_bytes import (
-    LocalBytes,
-    Request,
-    StoreBytes,
-    coalesce,
-)
+from careamics_dask.loaders._shard_bytes import LocalBytes, StoreBytes, coalesce
 from careamics_dask.loaders._zarr_codecs import inner_decoder
 
 if TYPE_CHECKING:
@@ -205,7 +200,7 @@ class ShardLayout:
         paths = list(wanted)
         found = dict(zip(paths, run(self._index, paths), strict=True))
         out: list[npt.NDArray[Any] | None] = [None] * len(indexes)
-        per_shard: list[list[Request]] = []
+        requests: list[tuple[str, int, int, list[tuple[int, int, int]]]] = []
         for path, members in wanted.items():
             offsets = found[path]
             if offsets is None:
@@ -215,38 +210,28 @@ class ShardLayout:
                 for position, slot in members
                 if not (offsets[slot][0] == _MISSING and offsets[slot][1] == _MISSING)
             )
-            per_shard.append(coalesce(path, spans))
-        # one call per shard where the store takes many ranges at once (obstore),
-        # else one per request, each on the caller's threads
-        units = (
-            per_shard
-            if self._reads.batched
-            else [[request] for requests in per_shard for request in requests]
-        )
-        for decoded in run(self._fetch, units):
-            for position, pixels in decoded:
-                out[position] = pixels
-        return out
+            requests.extend(coalesce(path, spans))
 
-    def _fetch(self, requests: list[Request]) -> list[tuple[int, npt.NDArray[Any]]]:
-        """Fetch requests of one shard; return ``(position, pixels)`` per part."""
-        path = requests[0][0]
-        datas = self._reads.ranges(
-            path, [(start, stop) for _, start, stop, _ in requests]
-        )
-        decoded: list[tuple[int, npt.NDArray[Any]]] = []
-        for (_, start, stop, parts), data in zip(requests, datas, strict=True):
+        def fetch(
+            request: tuple[str, int, int, list[tuple[int, int, int]]],
+        ) -> list[tuple[int, npt.NDArray[Any]]]:
+            path, start, stop, parts = request
+            data = self._reads.range(path, start, stop - start)
             if len(data) != stop - start:
                 raise ValueError(
                     f"shard {path} is truncated: expected {stop - start} bytes at "
                     f"offset {start}, got {len(data)}"
                 )
             view = memoryview(data)
-            decoded.extend(
+            return [
                 (position, self._decode(bytes(view[lo - start : lo - start + n])))
                 for lo, n, position in parts
-            )
-        return decoded
+            ]
+
+        for decoded in run(fetch, requests):
+            for position, pixels in decoded:
+                out[position] = pixels
+        return out
 
     def _locate(self, index: tuple[int, ...]) -> tuple[str, int]:
         """Return the shard key and the index slot of an inner chunk."""
