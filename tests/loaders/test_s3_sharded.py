@@ -53,7 +53,7 @@ def _options(server: S3Server, proxy: FaultProxy) -> dict[str, Any]:
 
 
 def _sharded_on_s3(
-    local: Path, server: S3Server, proxy: FaultProxy
+    local: Path, server: S3Server, proxy: FaultProxy, **extra: Any
 ) -> tuple[Path, xr.DataArray]:
     """Write DATA sharded (64 x 64 shards of 16 x 16 inner chunks), upload, open it."""
     zarr.create_array(
@@ -61,7 +61,7 @@ def _sharded_on_s3(
         compressors=None,
     )  # fmt: skip
     url = server.upload(local)
-    options = _options(server, proxy)
+    options = {**_options(server, proxy), **extra}
     return local / "a", open_image(f"{url}/a", "SYX", storage_options=options)
 
 
@@ -100,12 +100,19 @@ def test_random_patches_fetch_inner_chunks_by_byte_range(
 
 
 @pytest.mark.network
+@pytest.mark.parametrize("client", ["s3fs", "obstore"])
 def test_neighbouring_inner_chunks_of_a_shard_come_in_one_request(
-    tmp_path: Path, proxied: tuple[S3Server, FaultProxy]
+    tmp_path: Path, proxied: tuple[S3Server, FaultProxy], client: str
 ) -> None:
+    """Through s3fs and through obstore alike: the coalescing is this package's."""
     from careamics_dask.graph.reading import PatchReader, StackSource
 
-    _, remote = _sharded_on_s3(tmp_path / "remote-coalesced.zarr", *proxied)
+    extra: dict[str, Any] = {}
+    if client == "obstore":
+        pytest.importorskip("obstore")
+        extra = {"zarr_store": "obstore"}
+    store = tmp_path / f"remote-coalesced-{client}.zarr"
+    _, remote = _sharded_on_s3(store, *proxied, **extra)
     proxy = proxied[1]
     source = StackSource.from_stack(remote)
     # 40 x 40 patches on 16 x 16 inner chunks (9 or 12 each): in one shard, or
