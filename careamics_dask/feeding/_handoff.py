@@ -16,7 +16,9 @@ that runs after its stream ended finds no file and returns its arrays the usual 
 A worker that cannot write the file (another machine, tmpfs full) does the same, so
 the handoff never loses a batch. Files of a client process that died are swept when
 the next handoff starts. Batches are deterministic, so a task that ran twice writes
-the same bytes.
+the same bytes. The batches of one task share its mapping: a batch kept alive keeps
+the whole task's bytes (``batching.task-bytes``) until it is freed; copy what you
+keep (``batch.input.copy()``) or set ``batching.shared-memory: false``.
 """
 
 from __future__ import annotations
