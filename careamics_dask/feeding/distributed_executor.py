@@ -255,17 +255,16 @@ class DistributedExecutor:
             boxes = self._tiled.needed(rows, low, high)
             tiles |= boxes
             items.append((rows, indices, job_epoch, boxes))
-        path = self.handoff.new() if self.handoff is not None else None
+        handoff = None if self.handoff is None else (self.handoff, self.handoff.new())
         future = self.client.submit(
             build_batches,
             self._plan,
             items,
-            path,
+            None if handoff is None else handoff[1],
             key=key,
             retries=self._retries,
             pure=False,
         )
-        handoff = None if path is None or self.handoff is None else (self.handoff, path)
         return BatchJob(future, tiles, jobs, attempt, handoff)
 
     def result(self, handle: BatchJob) -> BatchArrays:

@@ -206,7 +206,7 @@ class BatchStream:
     @functools.cached_property
     def batches_per_task(self) -> int:
         """Batches one task builds on a cluster (``auto``: by ``task-bytes``)."""
-        nbytes = batch_nbytes(self.dataset, self._table(0))
+        nbytes = batch_nbytes(self.dataset, self._table(self.epoch))  # needed next
         task_bytes = int(get_option("batching.task-bytes"))
         return task_size(self._per_task, nbytes, task_bytes)
 
@@ -234,10 +234,10 @@ class BatchStream:
         return bool(self.shared_memory and Handoff.applies(self.client))
 
     def _local_workers(self) -> int:
-        plan = self._plan
-        stacks = (*getattr(plan, "inputs", ()), *(getattr(plan, "targets", ()) or ()))
         if self.local_workers is not None:
             return self.local_workers
+        plan = self._plan
+        stacks = (*getattr(plan, "inputs", ()), *(getattr(plan, "targets", ()) or ()))
         if self.local == "threads" and any(
             getattr(s, "over_network", False) for s in stacks
         ):

@@ -144,8 +144,7 @@ def window_shape(executor: object, prefetch: int) -> tuple[int, int]:
     if not isinstance(executor, GroupExecutor) or executor.batches_per_task <= 1:
         return 1, prefetch
     size = int(executor.batches_per_task)
-    threads = int(getattr(executor, "threads", 1))
-    return size, max(2, -(-prefetch // size), threads)
+    return size, max(2, -(-prefetch // size), int(executor.threads))
 
 
 def task_size(option: int | str, batch_bytes: int, task_bytes: int) -> int:

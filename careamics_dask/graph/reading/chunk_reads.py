@@ -87,7 +87,7 @@ class ChunkReads(BindingCaches):
 
                 def on_threads(function: Any, items: Sequence[Any]) -> list[Any]:
                     if len(items) <= 1:
-                        return [function(item) for item in items]
+                        return _in_turn(function, items)
                     return list(pool.map(function, items))
 
                 self._read_with(on_threads, remote, threaded, region)
